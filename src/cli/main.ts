@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { isSlipwayError } from '../errors/index.js';
+import { registerRun } from './commands/run.js';
+import { registerValidate } from './commands/validate.js';
+
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+const program = new Command('slipway')
+  .description('Slipway: self-hosted CI/CD')
+  .version(version)
+  .showHelpAfterError()
+  .exitOverride();
+
+registerValidate(program);
+registerRun(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else if (isSlipwayError(error)) {
+    process.stderr.write(`slipway: ${error.message}\n`);
+    process.exitCode = error.code === 'USAGE' ? 2 : 1;
+  } else {
+    throw error;
+  }
+}

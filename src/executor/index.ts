@@ -1,0 +1,3 @@
+export type * from './types.js';
+export { runJob } from './run-job.js';
+export { directoryCacheStore } from './cache.js';

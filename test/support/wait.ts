@@ -1,0 +1,27 @@
+import { access } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** Polls check until it returns a value other than undefined/false, or fails after deadlineMs. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, deadlineMs = 10_000): Promise<Exclude<T, false | undefined>> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value as Exclude<T, false | undefined>;
+    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+export function fileExists(file: string): Promise<boolean> {
+  return access(file).then(() => true, () => false);
+}
+
+/** Whether a process with this pid exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
