@@ -44,14 +44,19 @@ export type NextSteps = {
   manual: string[];
   /** Jobs that now wait for their start_in (created → scheduled). */
   delay: string[];
-  /** No job is created, pending, running or scheduled: the build is over. */
+  /**
+   * No job is pending, running or scheduled, and none can start without a person: the
+   * build is over (jobs left waiting on an unstarted manual job stay 'created').
+   */
   finished: boolean;
   /** The build's outcome if it ended now. */
   outcome: 'success' | 'failed' | 'canceled';
 };
 
 const FINISHED: ReadonlySet<JobStatus> = new Set(['success', 'failed', 'canceled', 'skipped']);
-const ACTIVE: ReadonlySet<JobStatus> = new Set(['created', 'pending', 'running', 'scheduled']);
+// 'created' is not here: at the fixed point below, a job still created with nothing
+// active waits only on a manual job nobody started, and that does not keep a build open.
+const ACTIVE: ReadonlySet<JobStatus> = new Set(['pending', 'running', 'scheduled']);
 
 export function nextSteps(plan: Plan, progress: ReadonlyMap<string, JobProgress>): NextSteps {
   const status = new Map<string, JobStatus>();

@@ -39,6 +39,8 @@ export type ArtifactsSpec = {
   /** null: kept until deleted by hand. */
   expireInMs: number | null;
   when: OutcomeWhen;
+  /** `artifacts: name:`, the archive's name when downloaded; null: the job's name. */
+  name?: string | null;
 };
 
 export type CacheSpec = {
@@ -117,6 +119,8 @@ export type JobSpec = {
   /** Pipeline, default, job, matrix and rule variables, merged in that order. */
   variables: Record<string, string>;
   image: string | null;
+  /** `image: { entrypoint: [...] }`: overrides the image's entrypoint; null keeps it. */
+  imageEntrypoint?: string[] | null;
   labels: string[];
   services: ServiceSpec[];
   resources: ResourcesSpec;
@@ -130,6 +134,10 @@ export type JobSpec = {
   cache: CacheSpec[];
   environment: EnvironmentSpec | null;
   deploy: DeploySpec | null;
+  /** `interruptible:`: a newer build of the same ref may cancel this job. Default false. */
+  interruptible?: boolean;
+  /** `coverage:`: a /regex/ whose first group in the log is the coverage percentage. */
+  coverage?: string | null;
   /** The matrix values this job was expanded with, or null. */
   matrix: Record<string, string> | null;
   /** `parallel: N` index (1-based) and total, or null. */

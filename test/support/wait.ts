@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -16,12 +17,20 @@ export function fileExists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
 }
 
-/** Whether a process with this pid exists. */
+/**
+ * Whether a process with this pid is alive. A zombie (dead, not yet reaped) counts as
+ * dead: in containers whose PID 1 does not reap orphans, killed processes stay zombies.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

@@ -27,7 +27,7 @@ async function validate(file: string, flags: ValidateFlags): Promise<number> {
   } catch (error) {
     throw new SlipwayError('PIPELINE_NOT_FOUND', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
-  const ref = flags.tag === undefined ? { CI_COMMIT_BRANCH: flags.branch ?? 'main' } : { CI_COMMIT_TAG: flags.tag };
+  const ref: Record<string, string> = flags.tag === undefined ? { CI_COMMIT_BRANCH: flags.branch ?? 'main' } : { CI_COMMIT_TAG: flags.tag };
   const variables = { CI: 'true', CI_PIPELINE_SOURCE: flags.source, CI_COMMIT_REF_NAME: flags.tag ?? flags.branch ?? 'main', ...ref, ...parseVars(flags.var) };
   const parsed = parsePipeline(text, file);
   const planned = parsed.ok ? planPipeline(parsed.value, { variables, changedPaths: null, existingPaths: null }) : parsed;
