@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 // Folders are concepts; a folder's index.ts is its public surface. This rule keeps
@@ -7,12 +8,16 @@ const internals = (folder) => ({
   group: [`../${folder}/*`, `!../${folder}/index.js`, `../../${folder}/*`, `!../../${folder}/index.js`],
   message: `Import ${folder} through its index.ts, not its internal files.`,
 });
-const folders = ['pipeline', 'executor', 'cli', 'errors', 'store', 'scheduler', 'engines', 'agent', 'server', 'apps', 'protocol'];
+const folders = ['pipeline', 'executor', 'archive', 'cli', 'errors', 'store', 'scheduler', 'engines', 'agent', 'server', 'apps', 'protocol'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'web/dist/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ['**/*.{js,mjs}'],
+    languageOptions: { globals: globals.node },
+  },
   {
     files: ['**/*.ts'],
     rules: {

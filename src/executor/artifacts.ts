@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ArtifactsSpec } from '../pipeline/index.js';
 import { SlipwayError } from '../errors/index.js';
-import { extractArchive, packArchive } from './archive.js';
+import { extractArchive, packArchive } from '../archive/index.js';
 import { collectPaths } from './collect.js';
 import { formatBytes, plural } from './format.js';
 import type { JobOutput } from './output.js';

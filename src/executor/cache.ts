@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CacheSpec, OutcomeWhen } from '../pipeline/index.js';
 import { SlipwayError, messageOf } from '../errors/index.js';
-import { extractArchive, packArchive } from './archive.js';
+import { extractArchive, packArchive } from '../archive/index.js';
 import { collectPaths, normalizePattern } from './collect.js';
 import { formatBytes, plural } from './format.js';
 import type { JobOutput } from './output.js';

@@ -1,7 +1,7 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import { linkTargetProblem } from './archive.js';
+import { linkTargetProblem } from '../archive/index.js';
 
 /**
  * Finding the files artifact and cache `paths:` name, relative to the project

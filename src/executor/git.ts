@@ -110,7 +110,7 @@ export async function ensureMirror(
     const temporary = `${mirror}.tmp-${randomBytes(4).toString('hex')}`;
     try {
       await git(['clone', '--mirror', '--quiet', '--', source, temporary], gitCacheDir, context);
-      await rename(temporary, mirror).catch(async (error: NodeJS.ErrnoException) => {
+      await rename(temporary, mirror).catch((error: NodeJS.ErrnoException) => {
         // Another job renamed its mirror into place first: use that one.
         if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
       });

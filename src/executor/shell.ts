@@ -103,8 +103,9 @@ export async function runShell(run: ShellRun): Promise<ShellResult> {
   ];
   await writeFile(run.scriptPath, buildScript(run.shell, steps), { mode: 0o600 });
 
-  const sections = new SectionSwitch(output, hasBefore ? run.sections.before : null, run.sections.main);
   const group = await ProcessGroup.start(run.shell.path, [run.scriptPath], { cwd: run.cwd, env: run.env });
+  // Opened once the shell runs: a shell that cannot start leaves no dangling section.
+  const sections = new SectionSwitch(output, hasBefore ? run.sections.before : null, run.sections.main);
 
   const streams = (['stdout', 'stderr'] as const).map((name) => {
     const stream = new ProcessStream({

@@ -4,6 +4,7 @@
  * parallel/matrix copies named. Built only from a file without errors.
  */
 import type { Expression } from './expressions.js';
+import { DEFAULT_STAGE } from './jobs.js';
 import type { JobInstance, MatrixFilter } from './matrix.js';
 import type { DefaultInput, JobInput, RuleInput, WorkflowRuleInput } from './schema.js';
 import { child, textOf, type TreeMap, type TreeNode } from './tree.js';
@@ -51,6 +52,8 @@ export type JobDefinition = {
   variables: Record<string, string>;
   /** `inherit: variables:`: whether pipeline variables apply, or which ones. */
   inheritVariables: boolean | string[];
+  /** `allow_failure` as written; settings.allowFailure adds the default of manual jobs. */
+  explicitAllowFailure: AllowFailureSpec | null;
   settings: JobSettings;
 };
 
@@ -102,7 +105,7 @@ export type JobParts = {
 
 export function jobDefinition({ name, position, input, tree, defaults, instances, at }: JobParts): JobDefinition {
   const inherited = input.inherit?.default ?? true;
-  const takes = (key: string): boolean => defaults !== null && (inherited === true || (Array.isArray(inherited) && inherited.includes(key as never)));
+  const takes = (key: string): boolean => defaults !== null && (inherited === true || (Array.isArray(inherited) && (inherited as readonly string[]).includes(key)));
   // A key comes from the job, else from `default:` when the job inherits it; the tree
   // goes with it for values read as text (service variables).
   const pick = <K extends keyof DefaultInput & keyof JobInput>(key: K): { value: JobInput[K]; node: TreeNode | undefined } => {
@@ -113,11 +116,12 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
   const image = pick('image').value;
   const services = pick('services');
   const deployNode = child(tree, 'deploy');
+  const explicitAllowFailure = input.allow_failure === undefined ? null : allowFailureOf(input.allow_failure);
   const rulesNode = child(tree, 'rules');
   return {
     name,
     position,
-    stage: input.stage ?? 'test',
+    stage: input.stage ?? DEFAULT_STAGE,
     instances,
     needs: input.needs === undefined ? null : input.needs.map((need, index) => needDefinition(need, child(child(tree, 'needs'), index), position, at)),
     dependencies: input.dependencies ?? null,
@@ -127,6 +131,7 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
     }) ?? null,
     variables: variablesOf(child(tree, 'variables')),
     inheritVariables: input.inherit?.variables ?? true,
+    explicitAllowFailure,
     settings: {
       beforeScript: pick('before_script').value ?? [],
       script: input.script ?? [],
@@ -138,7 +143,8 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
       resources: resourcesOf(pick('resources').value),
       timeoutMs: pick('timeout').value ?? HOUR_MS,
       retry: retryOf(pick('retry').value),
-      allowFailure: input.allow_failure === undefined ? false : allowFailureOf(input.allow_failure),
+      // As in GitLab, a manual job may fail without failing the build unless it says so.
+      allowFailure: explicitAllowFailure ?? (input.when === 'manual' ? { exitCodes: null } : false),
       when: input.when ?? 'on_success',
       startInMs: input.start_in ?? null,
       artifacts: artifactsOf(pick('artifacts').value),
@@ -174,7 +180,7 @@ function filterFromTree(node: TreeNode | undefined): MatrixFilter {
   });
 }
 
-export function allowFailureOf(value: NonNullable<JobInput['allow_failure']>): AllowFailureSpec {
+function allowFailureOf(value: NonNullable<JobInput['allow_failure']>): AllowFailureSpec {
   if (typeof value === 'boolean') return value ? { exitCodes: null } : false;
   const codes = value.exit_codes;
   return { exitCodes: typeof codes === 'number' ? [codes] : [...new Set(codes)] };

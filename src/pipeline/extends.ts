@@ -96,7 +96,7 @@ export class ExtendsResolver {
 }
 
 /** `over` merged onto `base`: mappings merge key by key, anything else is replaced. */
-export function deepMerge(base: TreeMap, over: TreeMap): TreeMap {
+function deepMerge(base: TreeMap, over: TreeMap): TreeMap {
   const entries = new Map(base.entries);
   for (const [key, entry] of over.entries) {
     const previous = entries.get(key);

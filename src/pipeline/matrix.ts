@@ -47,7 +47,7 @@ export function expand(name: string, parallel: TreeNode | undefined): Expansion 
 }
 
 /** Each matrix mapping as [key, values] pairs, or null when the shape is wrong. */
-export function matrixEntries(node: TreeNode | undefined): Array<Array<[string, string[]]>> | null {
+function matrixEntries(node: TreeNode | undefined): Array<Array<[string, string[]]>> | null {
   if (node?.kind !== 'seq' || node.items.length === 0) return null;
   const entries: Array<Array<[string, string[]]>> = [];
   for (const item of node.items) {

@@ -37,7 +37,9 @@ export function checkJobGraph(input: GraphInput): void {
     }
     for (const instance of instances) {
       const other = byInstance.get(instance.name) ?? (instance.name !== job.name ? byName.get(instance.name) : undefined);
-      if (other !== undefined && other !== job) {
+      if (other === job) {
+        diags.add(job.keyPos, `job \`${job.name}\` makes \`${instance.name}\` twice; remove the repeated \`parallel: matrix\` values`);
+      } else if (other !== undefined) {
         diags.add(job.keyPos, `job \`${job.name}\` expands to \`${instance.name}\`, the same name as a job at line ${other.keyPos.line}; rename one of them`);
       }
       byInstance.set(instance.name, job);
@@ -57,7 +59,7 @@ function stageIndex(stages: readonly string[], stage: string): number {
 
 function checkStage(job: JobFacts, { stages, declaredStages, diags }: GraphInput): void {
   if (stages.includes(job.stage)) return;
-  const declared = `declared stages: ${listOf(declaredStages)}`;
+  const declared = declaredStages.length === 0 ? 'no stages are declared' : `declared stages: ${listOf(declaredStages)}`;
   if (job.stagePos === null) {
     diags.add(job.keyPos, `job \`${job.name}\` has no \`stage\`, so it runs in \`test\`, which \`stages:\` does not declare (${declared}); set \`stage:\` or add \`test\` to \`stages:\``);
     return;

@@ -10,21 +10,21 @@
  */
 import { messageOf } from '../errors/index.js';
 import { DiagnosticList } from './diagnostics.js';
-import { ruleDefinition, variablesOf, INTERNAL_FORMAT, jobDefinition, type JobParts, type PipelineInternal } from './definition.js';
+import { INTERNAL_FORMAT, jobDefinition, ruleDefinition, variablesOf, type PipelineInternal } from './definition.js';
 import { ExtendsResolver, type JobSource } from './extends.js';
 import { checkJob, checkLabelsAndTags, jobFacts, type JobFacts } from './jobs.js';
 import { limits } from './limits.js';
-import { expand } from './matrix.js';
+import { expand, type JobInstance } from './matrix.js';
 import { checkJobGraph } from './needs.js';
-import { defaultSchema, jobSchema, stagesSchema, variablesSchema, workflowSchema, type DefaultInput, type WorkflowInput } from './schema.js';
+import { defaultSchema, jobSchema, stagesSchema, variablesSchema, workflowSchema, type DefaultInput, type JobInput, type WorkflowInput } from './schema.js';
 import { closest } from './suggest.js';
-import { child, entry, measure, type TreeMap, type TreeNode, type TreePosition } from './tree.js';
+import { child, entry, measure, stringOf, type TreeMap, type TreeNode, type TreePosition } from './tree.js';
 import type { PipelineDefinition, Result, SourcePosition } from './types.js';
 import { validate, type Scope } from './validate.js';
 import { readYamlTree } from './yaml-tree.js';
 
 const KEYWORDS = ['variables', 'stages', 'default', 'workflow'] as const;
-export const DEFAULT_STAGES = ['build', 'test', 'deploy'];
+const DEFAULT_STAGES = ['build', 'test', 'deploy'];
 
 const NOT_YET = 'is a GitLab keyword Slipway does not support yet';
 const UNSUPPORTED_TOP_LEVEL: Record<string, string> = {
@@ -90,7 +90,7 @@ function readDefinition(text: string, diags: DiagnosticList): PipelineDefinition
   const workflow: WorkflowInput | undefined = workflowNode === undefined ? undefined : validate(workflowSchema, workflowNode, scope('workflow', '`workflow`'));
 
   const sources = new Map<string, JobSource>();
-  const visible: JobSource[] = [];
+  const visible: Array<{ name: string; keyPos: TreePosition; value: TreeMap }> = [];
   for (const [name, { keyPos, value }] of root.entries) {
     if ((KEYWORDS as readonly string[]).includes(name)) continue;
     const special = UNSUPPORTED_TOP_LEVEL[name];
@@ -109,10 +109,10 @@ function readDefinition(text: string, diags: DiagnosticList): PipelineDefinition
 
   const resolver = new ExtendsResolver(sources, diags);
   const facts: JobFacts[] = [];
-  const parts: Array<Omit<JobParts, 'input'> & { input: JobParts['input'] | undefined }> = [];
+  /** Each visible job as validated; `input` is undefined when its schema check failed. */
+  const checked: Array<{ name: string; position: SourcePosition; input: JobInput | undefined; tree: TreeMap; instances: JobInstance[] }> = [];
   let expandedValues = 0;
   for (const { name, keyPos, value } of visible) {
-    if (value.kind !== 'map') continue;
     const { map, complete } = resolver.resolve(name, value);
     expandedValues += measure(map).size;
     if (expandedValues > limits.expandedValues) {
@@ -128,17 +128,17 @@ function readDefinition(text: string, diags: DiagnosticList): PipelineDefinition
     }
     const instances = expansion.kind === 'ok' ? expansion.instances : null;
     facts.push(jobFacts(name, keyPos, map, instances));
-    parts.push({ name, position: sourceOf(keyPos), input, tree: map, defaults: null, instances: instances ?? [], at });
+    checked.push({ name, position: sourceOf(keyPos), input, tree: map, instances: instances ?? [] });
   }
   checkJobGraph({ jobs: facts, hidden: new Set([...sources.keys()].filter((name) => name.startsWith('.'))), stages: stages.all, declaredStages: stages.declared, diags, ownerOf });
   if (diags.count > 0) return null;
 
-  const defaultsPart = defaults === undefined ? null : { input: defaults.input, tree: defaults.tree };
   const rulesNode = child(workflowNode, 'rules');
   const internal: PipelineInternal = {
     format: INTERNAL_FORMAT,
     workflowRules: workflow?.rules?.map((rule, index) => ruleDefinition(rule, child(rulesNode, index), at(child(rulesNode, index), sourceOf(root.pos)))) ?? null,
-    jobs: parts.flatMap((part) => (part.input === undefined ? [] : [jobDefinition({ ...part, input: part.input, defaults: defaultsPart })])),
+    // Without errors every job passed its schema check, so every input is defined.
+    jobs: checked.flatMap((job) => (job.input === undefined ? [] : [jobDefinition({ ...job, input: job.input, defaults: defaults ?? null, at })])),
   };
   return {
     file: diags.file,
@@ -175,7 +175,8 @@ function notAJob(name: string, value: TreeNode): string {
 
 function readStages(node: TreeNode | undefined, scope: Scope): { declared: string[]; all: string[] } {
   if (node === undefined) return { declared: DEFAULT_STAGES, all: ['.pre', ...DEFAULT_STAGES, '.post'] };
-  const stages = validate(stagesSchema, node, scope) ?? [];
+  // When the list has mistakes, the stage names that are fine still count for the jobs.
+  const stages = validate(stagesSchema, node, scope) ?? (node.kind === 'seq' ? node.items.flatMap((item) => stringOf(item) || []) : []);
   const seen = new Set<string>();
   stages.forEach((stage, index) => {
     const pos = node.kind === 'seq' ? (node.items[index]?.pos ?? node.pos) : node.pos;

@@ -22,7 +22,7 @@ export function planPipeline(def: PipelineDefinition, ctx: PlanContext): Result<
       return { ok: false, errors: diags.sorted() };
     }
     const outcome = plan(def, def.internal, ctx, diags);
-    if (diags.count === 0) return { ok: true, value: outcome };
+    if (outcome !== null && diags.count === 0) return { ok: true, value: outcome };
   } catch (error) {
     diags.add({ line: 1, column: 1 }, `internal error while planning the pipeline, please report it: ${messageOf(error)}`);
   }
@@ -31,7 +31,8 @@ export function planPipeline(def: PipelineDefinition, ctx: PlanContext): Result<
 
 type Candidate = { job: JobDefinition; instance: JobInstance; order: number; spec: JobSpec };
 
-function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanContext, diags: DiagnosticList): PlanOutcome {
+/** The outcome, or null after reporting needs that the rules left without a job. */
+function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanContext, diags: DiagnosticList): PlanOutcome | null {
   const globs = new GlobCache();
   const context = (variables: Record<string, string>): RuleContext => ({
     variables: { ...variables, ...ctx.variables },
@@ -80,7 +81,7 @@ function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanCont
     }
     candidate.spec.needs = [...needs.values()];
   }
-  if (diags.count > 0) return { run: false, reason: 'planning failed' };
+  if (diags.count > 0) return null;
   if (kept.length === 0) return { run: false, reason: 'the rules excluded every job, so this pipeline has nothing to run' };
 
   const stageIndex = new Map(def.stages.map((stage, index) => [stage, index]));
@@ -142,7 +143,11 @@ function planInstance(
   if (job.rules !== null) {
     const rule = firstMatchingRule(job.rules, context(variables), globs);
     if (rule === null || rule.when === 'never') return null;
-    if (rule.when !== null) when = rule.when;
+    if (rule.when !== null) {
+      // A rule's `when` replaces the job's, and with it the manual default of allow_failure.
+      when = rule.when;
+      settings.allowFailure = job.explicitAllowFailure ?? false;
+    }
     if (rule.allowFailure !== null) settings.allowFailure = rule.allowFailure;
     if (rule.startInMs !== null) settings.startInMs = rule.startInMs;
     variables = { ...variables, ...rule.variables };

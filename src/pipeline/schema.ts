@@ -13,12 +13,14 @@ import { parseDuration, parseMemoryMiB } from './units.js';
 /** Descriptions and ids for the JSON Schema, kept out of zod's global registry. */
 const docs = z.registry<{ id?: string; description?: string }>();
 
+/** A copy of `schema` carrying a description: schemas are shared, descriptions are not. */
 function doc<T extends z.ZodType>(schema: T, description: string, id?: string): T {
-  docs.add(schema, id === undefined ? { description } : { id, description });
-  return schema;
+  const described = schema.clone() as T;
+  docs.add(described, id === undefined ? { description } : { id, description });
+  return described;
 }
 
-export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const variableName = z.string().regex(VARIABLE_NAME, { error: 'must be a variable name: letters, digits and `_`, not starting with a digit' });
 
 const nonEmpty = z.string().min(1);
@@ -26,6 +28,11 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error:
 
 const stringList = z
   .union([nonEmpty, z.array(nonEmpty)], { error: 'must be a string or a list of strings' })
+  .transform((value) => (typeof value === 'string' ? [value] : value));
+
+/** Entrypoints and commands: `entrypoint: [""]` is how images' entrypoints are cleared. */
+const argv = z
+  .union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' })
   .transform((value) => (typeof value === 'string' ? [value] : value));
 
 type ScriptInput = string | ScriptInput[];
@@ -75,7 +82,7 @@ export const variablesSchema = doc(
   'variables',
 );
 
-export const RETRY_WHEN = ['always', 'script_failure', 'agent_lost', 'timeout', 'system_failure'] as const;
+const RETRY_WHEN = ['always', 'script_failure', 'agent_lost', 'timeout', 'system_failure'] as const;
 const retryCount = z.int().min(0).max(10);
 const retry = doc(
   z.union(
@@ -93,7 +100,7 @@ const allowFailure = doc(
   'Let the build pass when this job fails: true, or only for these exit codes.',
 );
 
-export const JOB_WHEN = ['on_success', 'on_failure', 'always', 'manual', 'delayed'] as const;
+const JOB_WHEN = ['on_success', 'on_failure', 'always', 'manual', 'delayed'] as const;
 const jobWhen = doc(
   z.enum(JOB_WHEN, {
     error: (issue) => (issue.input === 'never' ? 'is `never`, which only works inside `rules:`; to skip the job, use `rules: [{ when: never }]`' : undefined),
@@ -101,7 +108,7 @@ const jobWhen = doc(
   'When the job runs: on_success (default), on_failure, always, manual or delayed (with `start_in`).',
 );
 const ruleWhen = z.enum([...JOB_WHEN, 'never']);
-export const OUTCOME_WHEN = ['on_success', 'on_failure', 'always'] as const;
+const OUTCOME_WHEN = ['on_success', 'on_failure', 'always'] as const;
 const outcomeWhen = z.enum(OUTCOME_WHEN);
 
 const glob = z.string().min(1).max(1024);
@@ -125,7 +132,7 @@ const workflowRule = z.strictObject({ ...ruleFields, when: z.enum(['always', 'ne
 
 const imageName = z.string().min(1).max(1024);
 const image = doc(
-  z.union([imageName, z.strictObject({ name: imageName, entrypoint: stringList.optional() })], {
+  z.union([imageName, z.strictObject({ name: imageName, entrypoint: argv.optional() })], {
     error: 'must be an image name like `node:20` or `{ name, entrypoint }`',
   }),
   'The container image the job runs in.',
@@ -138,8 +145,8 @@ const service = z.union(
     z.strictObject({
       name: imageName,
       alias: z.string().regex(HOSTNAME, { error: 'must be a host name: letters, digits and `-`' }).optional(),
-      entrypoint: stringList.optional(),
-      command: stringList.optional(),
+      entrypoint: argv.optional(),
+      command: argv.optional(),
       variables: variablesSchema.optional(),
     }),
   ],
@@ -246,7 +253,7 @@ const deploy = doc(
   'Deploy the built image as a long-running app with N instances.',
 );
 
-export const DEFAULT_KEYS = [
+const DEFAULT_KEYS = [
   'image', 'labels', 'tags', 'services', 'resources', 'timeout', 'retry',
   'before_script', 'after_script', 'cache', 'artifacts', 'interruptible',
 ] as const;
@@ -263,7 +270,10 @@ export const jobSchema = doc(
     needs: needs.optional(),
     dependencies: doc(z.array(jobName), 'Jobs whose artifacts this job downloads (default: all of earlier stages, or its needs).').optional(),
     before_script: commands.optional(),
-    script: commands.optional(),
+    script: doc(
+      scriptLines.transform(flatten).refine((lines) => lines.length > 0, { error: 'must have at least one command' }),
+      'The shell commands of the job: a string or a list (nested lists are flattened). Required.',
+    ).optional(),
     after_script: commands.optional(),
     variables: variablesSchema.optional(),
     image: image.optional(),
@@ -328,7 +338,6 @@ export function pipelineJsonSchema(): object {
   const { $schema, ...rest } = generated;
   return {
     $schema,
-    $id: 'https://slipway.dev/schema/slipway.schema.json',
     title: 'Slipway pipeline (.slipway.yml)',
     description: 'Stages, variables, defaults, workflow rules and jobs of a Slipway pipeline. See docs/pipeline.md.',
     ...rest,

@@ -1,7 +1,7 @@
 /** "Did you mean" suggestions for misspelled keys, job names and stages. */
 
 /** Edit distance counting a swap of two neighbours as one edit (`scirpt` → `script`). */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
   const d: number[] = new Array<number>(rows * cols).fill(0);
@@ -28,7 +28,10 @@ export function closest(word: string, candidates: Iterable<string>): string | nu
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     if (candidate === word || candidate.length > 100) continue;
-    const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
+    const other = candidate.toLowerCase();
+    // A truncated or extended name (`expire` for `expire_in`) is a typo too.
+    const prefix = Math.min(lower.length, other.length) >= 4 && (other.startsWith(lower) || lower.startsWith(other));
+    const distance = other === lower ? 0 : prefix ? 1 : editDistance(lower, other);
     if (distance <= allowed && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

@@ -96,6 +96,7 @@ export function describeValue(node: TreeNode): string {
   if (node.kind === 'seq') return 'a list';
   if (node.kind === 'map') return 'a mapping';
   if (node.value === null) return 'empty';
+  if (node.value === '') return 'an empty string';
   const text = node.text.length > 40 ? `${node.text.slice(0, 37)}...` : node.text;
   return `\`${text.replace(/\n/g, '\\n')}\``;
 }

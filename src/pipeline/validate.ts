@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { DiagnosticList } from './diagnostics.js';
-import { didYouMean, listOf } from './suggest.js';
+import { closest, didYouMean, listOf } from './suggest.js';
 import { describeValue, entry, positionInScalar, toPlain, type TreeNode, type TreePosition } from './tree.js';
 
 export type Scope = {
@@ -39,13 +39,19 @@ export function validate<S extends z.ZodType>(schema: S, node: TreeNode, scope: 
   return undefined;
 }
 
+/** The message of a missing key, which is reported at the mapping that lacks it. */
+const REQUIRED = 'is required';
+
 const TYPE_NAMES: Record<string, string> = {
   string: 'a string',
   number: 'a number',
   int: 'a whole number',
   boolean: 'true or false',
   object: 'a mapping',
+  record: 'a mapping',
+  map: 'a mapping',
   array: 'a list',
+  tuple: 'a list',
   null: 'empty',
 };
 
@@ -57,7 +63,7 @@ function defaultMessage(issue: z.core.$ZodRawIssue, allowedKeys: WeakMap<object,
       }
       return 'has unknown keys';
     case 'invalid_type':
-      return issue.input === undefined ? 'is required' : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
+      return issue.input === undefined ? REQUIRED : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'array') return min === 1 ? 'must not be empty' : `must have at least ${min} items`;
@@ -100,8 +106,7 @@ class IssueReporter {
         // for `{ job, artifacts }`, a list for `[a, b]`), else the union's own "must be
         // X or Y" message. An alternative whose only complaint is the value's type or
         // literal value at the top was the wrong kind.
-        const near = issue.errors.filter((branch) =>
-          branch.some((sub) => sub.path.length > 0 || (sub.code !== 'invalid_type' && sub.code !== 'invalid_value')));
+        const near = issue.errors.filter((branch) => !wrongKind(branch));
         if (near.length === 1) {
           for (const sub of near[0] ?? []) this.report(sub, path);
           return;
@@ -116,7 +121,7 @@ class IssueReporter {
         const key = String(path[path.length - 1]);
         const at = entry(node, key)?.keyPos ?? this.locate(path).anchor;
         const reason = issue.issues[0]?.message ?? 'is not allowed';
-        this.scope.diags.add(at, `\`${key}\` ${reason}${this.context(at, path.slice(0, -1))}`);
+        this.scope.diags.add(at, `\`${key}\` ${reason}${this.context(at, path)}`);
         return;
       }
       default:
@@ -127,16 +132,21 @@ class IssueReporter {
 
   private value(path: Path, issue: z.core.$ZodIssue): void {
     const { node, anchor } = this.locate(path);
-    if (node === undefined && issue.message === 'is required') {
+    if (node === undefined && issue.message === REQUIRED) {
       const key = String(path[path.length - 1]);
-      this.scope.diags.add(anchor, `missing key \`${key}\` in ${this.container(path.slice(0, -1), anchor)}`);
+      // `{ jb: x }` already gets "unknown key `jb`; did you mean `job`?": say it once.
+      if (!this.misspelled(path.slice(0, -1), key)) {
+        this.scope.diags.add(anchor, `missing key \`${key}\` in ${this.container(path.slice(0, -1), anchor)}`);
+      }
       return;
     }
     let at = node?.pos ?? anchor;
     const offset: unknown = issue.code === 'custom' ? issue.params?.['offset'] : undefined;
     if (node?.kind === 'scalar' && typeof offset === 'number') at = positionInScalar(node, offset);
     let text = `${this.label(path)} ${issue.message}`;
-    if (node !== undefined && issue.message.startsWith('must')) {
+    // "not a list" helps when the kind is wrong; "must not be empty, not a list" would not.
+    const kindMatters = node?.kind === 'scalar' || issue.code === 'invalid_type' || issue.code === 'invalid_union';
+    if (node !== undefined && kindMatters && issue.message.startsWith('must') && issue.message !== 'must not be empty') {
       text += node.kind === 'scalar' && node.value === null ? ', but it is empty' : `, not ${describeValue(node)}`;
     }
     if (issue.code === 'invalid_value' && node?.kind === 'scalar') text += didYouMean(node.text, issue.values.map(String));
@@ -156,6 +166,15 @@ class IssueReporter {
     const allowed = (typeof container === 'object' && container !== null ? this.allowedKeys.get(container) : undefined) ?? [];
     const hint = didYouMean(key, allowed) || (allowed.length > 0 && allowed.length <= 12 ? `; expected ${listOf(allowed, 'or')}` : '');
     this.scope.diags.add(at, `unknown key \`${key}\` in ${this.container(path, at)}${hint}`);
+  }
+
+  /** Whether the mapping at `path` has an unknown key that is a typo of `key`. */
+  private misspelled(path: Path, key: string): boolean {
+    const map = this.locate(path).node;
+    const container = plainAt(this.plain, path);
+    const allowed = typeof container === 'object' && container !== null ? this.allowedKeys.get(container) : undefined;
+    if (map?.kind !== 'map' || allowed === undefined) return false;
+    return [...map.entries.keys()].some((written) => !allowed.includes(written) && closest(written, allowed) === key);
   }
 
   /** `timeout`, `artifacts.expire_in`, `needs` item 2, or the root's own name. */
@@ -198,6 +217,13 @@ class IssueReporter {
     }
     return { node, anchor };
   }
+}
+
+/** Whether a union alternative failed only because the value is of another kind. */
+function wrongKind(issues: readonly z.core.$ZodIssue[]): boolean {
+  return issues.every((issue) =>
+    issue.path.length === 0 &&
+    (issue.code === 'invalid_type' || issue.code === 'invalid_value' || (issue.code === 'invalid_union' && issue.errors.every(wrongKind))));
 }
 
 function plainAt(value: unknown, path: Path): unknown {

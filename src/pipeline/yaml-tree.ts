@@ -71,6 +71,7 @@ function prescan(text: string, lines: LineCounter, diags: DiagnosticList): boole
       depth++;
       if (depth > limits.depth) {
         // Lines are only counted by the parser, so count them here for this one message.
+        lines.addNewLine(0);
         for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
         diags.add(position(lines, offset), `values are nested more than ${limits.depth} levels deep; flatten the file`);
         return false;

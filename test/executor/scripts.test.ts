@@ -208,6 +208,37 @@ describe('POSIX sh', () => {
   });
 });
 
+describe('a shell that cannot start', () => {
+  it('rejects without opening a section', async () => {
+    const { dir, remove } = await makeTempDir('noshell');
+    try {
+      const chunks: OutputChunk[] = [];
+      const masker = new Masker([]);
+      const output = new JobOutput((chunk) => chunks.push(chunk), masker, performance.now());
+      await assert.rejects(
+        runShell({
+          shell: { path: `${dir}/no-such-shell`, name: 'sh', prelude: 'set -e' },
+          beforeScript: [],
+          script: ['true'],
+          sections: { before: null, main: 'script' },
+          scriptPath: `${dir}/script.sh`,
+          cwd: dir,
+          env: {},
+          timeoutMs: 5000,
+          killGraceMs: 300,
+          signal: null,
+          output,
+          masker,
+        }),
+        /ENOENT/,
+      );
+      assert.deepEqual(chunks, []);
+    } finally {
+      await remove();
+    }
+  });
+});
+
 describe('durations', () => {
   it('reads like a person would write them', () => {
     assert.equal(formatDuration(90_000), '1m 30s');

@@ -1,0 +1,512 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { SlipwayError, messageOf } from '../../errors/index.js';
+import { Attempt } from './attempt.js';
+import { renderChunk, type LogChunk, type LogKey } from './chunk.js';
+import { closeFile, openFile, readAt, syncData, syncDirectory, truncateFile, writeAll, isMissing } from './files.js';
+import { HEADER_BYTES, RECORD_BYTES, encodeHeader, encodeRecord, recover } from './index-file.js';
+import { afterCharacter, characterEnd, characterStart } from './utf8.js';
+
+export type LogStoreOptions = {
+  /** Where logs live: `<dir>/<jobId>/<attempt>.log` and `.idx`. Created when missing. */
+  dir: string;
+  /** Descriptors kept open by idle attempts (two per attempt); busy attempts never close theirs. */
+  maxOpenFiles?: number;
+  /** How long a group commit waits for more appends to join it. */
+  commitDelayMs?: number;
+  /** Written-but-unsynced bytes that start a group commit at once. */
+  commitBytes?: number;
+  /** Written-but-unsynced bytes beyond which appends wait for a commit (backpressure). */
+  maxPendingBytes?: number;
+  /** Unix time in ms; section markers are stamped with it plus the chunk's atMs. */
+  clock?: () => number;
+};
+
+export type LogRead = {
+  text: string;
+  /** Where the next read continues: offset plus the bytes of text (after boundary adjustment). */
+  nextOffset: number;
+  /** The durable size of the log in bytes. */
+  size: number;
+  /** The log is complete: nothing will be added after size. */
+  complete: boolean;
+};
+
+export type LogStore = {
+  append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }>;
+  read(key: LogKey, options?: { offset?: number; limit?: number }): Promise<LogRead>;
+  follow(key: LogKey, offset: number, signal?: AbortSignal): AsyncIterable<string>;
+  complete(key: LogKey): Promise<void>;
+  lastSeq(key: LogKey): Promise<number>;
+  size(key: LogKey): Promise<number>;
+  remove(jobId: number): Promise<void>;
+  close(): Promise<void>;
+};
+
+export const DEFAULT_READ_BYTES = 1024 * 1024;
+// 256 descriptors: well under the usual soft limit of 1024, leaving room for sockets.
+const DEFAULT_MAX_OPEN_FILES = 256;
+// A few ms lets the appends of many agents arriving together share one sync.
+const DEFAULT_COMMIT_DELAY_MS = 2;
+// 8 MiB is about 30 ms of this disk's write bandwidth: a sync that size costs little
+// latency and is far from the per-sync overhead.
+const DEFAULT_COMMIT_BYTES = 8 * 1024 * 1024;
+// Unsynced data is page cache, not heap, but bounding it bounds the time a sync takes
+// and therefore the delay of every ack behind it.
+const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+// Idle attempts kept in memory: each is a few hundred bytes; reloading one reads its index tail.
+const MAX_CACHED_ATTEMPTS = 1024;
+
+export async function openLogStore(options: LogStoreOptions): Promise<LogStore> {
+  await mkdir(options.dir, { recursive: true });
+  return new FileLogStore(options);
+}
+
+function checkId(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new SlipwayError('USAGE', `${name} must be a whole number of at least 0, not ${String(value)}`);
+  }
+}
+
+function checkKey(key: LogKey): void {
+  checkId('jobId', key.jobId);
+  checkId('attempt', key.attempt);
+}
+
+class FileLogStore implements LogStore {
+  private readonly dir: string;
+  private readonly maxOpenAttempts: number;
+  private readonly commitDelayMs: number;
+  private readonly commitBytes: number;
+  private readonly maxPendingBytes: number;
+  private readonly clock: () => number;
+  /** In least-recently-used order: eviction walks from the front. */
+  private readonly attempts = new Map<string, Attempt>();
+  private readonly dirty = new Set<Attempt>();
+  private openAttempts = 0;
+  /** Bytes written to logs and not yet covered by a synced index record. */
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private afterFlush: Array<() => void> = [];
+  private closed = false;
+
+  constructor(options: LogStoreOptions) {
+    this.dir = options.dir;
+    this.maxOpenAttempts = Math.max(1, Math.floor((options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES) / 2));
+    this.commitDelayMs = options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS;
+    this.commitBytes = options.commitBytes ?? DEFAULT_COMMIT_BYTES;
+    this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }> {
+    const attempt = this.use(key);
+    try {
+      while (this.pendingBytes >= this.maxPendingBytes) await this.nextFlush();
+      const { target, gap } = await attempt.exclusive(() => this.write(attempt, chunks));
+      await attempt.waitFor(() => attempt.durableSeq >= target);
+      if (gap !== null) {
+        throw new SlipwayError(
+          'CONFLICT',
+          `${attempt.label}: expected chunk ${gap.expected}, got ${gap.got} (chunks ${gap.expected} to ${gap.got - 1} are missing); stored up to ${attempt.durableSeq}`,
+          { details: { expectedSeq: gap.expected, gotSeq: gap.got, ackedSeq: attempt.durableSeq } },
+        );
+      }
+      return { ackedSeq: attempt.durableSeq };
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  async read(key: LogKey, options: { offset?: number; limit?: number } = {}): Promise<LogRead> {
+    const offset = options.offset ?? 0;
+    const limit = options.limit ?? DEFAULT_READ_BYTES;
+    checkId('offset', offset);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new SlipwayError('USAGE', `limit must be a whole number of at least 1, not ${limit}`);
+    const attempt = this.use(key);
+    try {
+      await this.load(attempt);
+      const { durableSize: size, complete } = attempt;
+      const from = Math.min(offset, size);
+      if (from >= size) return { text: '', nextOffset: from, size, complete };
+      // 3 bytes past the limit: enough to finish the character the limit cuts.
+      const bytes = await this.readBytes(attempt, from, Math.min(size, from + limit + 3) - from);
+      const start = characterStart(bytes, 0);
+      let end = Math.min(bytes.length, limit);
+      if (from + end < size) end = characterEnd(bytes, start, end);
+      // A limit smaller than one character still moves forward by that character.
+      if (end <= start) end = afterCharacter(bytes, start);
+      return { text: bytes.toString('utf8', start, end), nextOffset: from + Math.max(end, start), size, complete };
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  follow(key: LogKey, offset: number, signal?: AbortSignal): AsyncIterable<string> {
+    checkKey(key);
+    checkId('offset', offset);
+    return this.pieces(key, offset, signal);
+  }
+
+  async complete(key: LogKey): Promise<void> {
+    const attempt = this.use(key);
+    try {
+      await attempt.exclusive(async () => {
+        await this.ready(attempt);
+        if (attempt.completing) return;
+        await this.openForWriting(attempt, 0);
+        attempt.completing = true;
+        this.markDirty(attempt);
+      });
+      await attempt.waitFor(() => attempt.complete);
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  async lastSeq(key: LogKey): Promise<number> {
+    const attempt = this.use(key);
+    try {
+      await this.load(attempt);
+      return attempt.durableSeq;
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  async size(key: LogKey): Promise<number> {
+    const attempt = this.use(key);
+    try {
+      await this.load(attempt);
+      return attempt.durableSize;
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  async remove(jobId: number): Promise<void> {
+    checkId('jobId', jobId);
+    for (const attempt of [...this.attempts.values()].filter((a) => a.key.jobId === jobId)) {
+      attempt.pins += 1;
+      try {
+        await attempt.exclusive(async () => {
+          // Appends already written finish their commit; their callers get their ack.
+          while (this.dirty.has(attempt) || attempt.inFlush) await this.nextFlush();
+          attempt.removed = true;
+          this.closeFiles(attempt);
+          if (this.attempts.get(idOf(attempt.key)) === attempt) this.attempts.delete(idOf(attempt.key));
+          attempt.settle(null);
+        });
+      } finally {
+        attempt.pins -= 1;
+      }
+    }
+    await rm(path.join(this.dir, String(jobId)), { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing !== null || this.dirty.size > 0) {
+      this.startFlush();
+      await this.flushing;
+    }
+    for (const attempt of this.attempts.values()) {
+      this.closeFiles(attempt);
+      attempt.settle(null);
+    }
+    this.attempts.clear();
+  }
+
+  /** The attempt for key, most recently used now, pinned until release(). */
+  private use(key: LogKey): Attempt {
+    checkKey(key);
+    if (this.closed) throw new SlipwayError('INTERNAL', 'the log store is closed');
+    const id = idOf(key);
+    const attempt = this.attempts.get(id) ?? new Attempt(this.dir, { jobId: key.jobId, attempt: key.attempt });
+    this.attempts.delete(id);
+    this.attempts.set(id, attempt);
+    attempt.pins += 1;
+    return attempt;
+  }
+
+  private release(attempt: Attempt): void {
+    attempt.pins -= 1;
+    this.trim();
+  }
+
+  /** Under the attempt's lock: stores the chunks that come next, up to a gap. */
+  private async write(attempt: Attempt, chunks: readonly LogChunk[]) {
+    await this.ready(attempt);
+    let expected = attempt.writtenSeq + 1;
+    const accepted: LogChunk[] = [];
+    let gap: { expected: number; got: number } | null = null;
+    for (const chunk of chunks) {
+      if (!Number.isSafeInteger(chunk.seq) || chunk.seq < 1) {
+        throw new SlipwayError('USAGE', `${attempt.label}: a chunk's seq must be a whole number of at least 1, not ${String(chunk.seq)}`);
+      }
+      if (chunk.seq < expected) continue;
+      if (chunk.seq > expected) {
+        gap = { expected, got: chunk.seq };
+        break;
+      }
+      accepted.push(chunk);
+      expected += 1;
+    }
+    const first = accepted[0];
+    if (first === undefined) return { target: attempt.writtenSeq, gap };
+    if (attempt.completing) {
+      throw new SlipwayError('CONFLICT', `${attempt.label} is complete: chunk ${first.seq} comes after its end`, {
+        details: { ackedSeq: attempt.durableSeq },
+      });
+    }
+    await this.openForWriting(attempt, first.atMs);
+    const buffers: Buffer[] = [];
+    for (const chunk of accepted) {
+      const text = renderChunk(chunk, attempt);
+      if (text !== '') buffers.push(Buffer.from(text, 'utf8'));
+    }
+    const fd = attempt.logFd;
+    if (fd === null) throw new SlipwayError('INTERNAL', `${attempt.label} has no open file`);
+    let bytes: number;
+    try {
+      bytes = await writeAll(fd, buffers, attempt.writtenSize);
+    } catch (error) {
+      attempt.broken = error;
+      throw new SlipwayError('INTERNAL', `could not write ${attempt.label}: ${messageOf(error)}`, { cause: error });
+    }
+    attempt.writtenSize += bytes;
+    attempt.writtenSeq = expected - 1;
+    this.pendingBytes += bytes;
+    this.markDirty(attempt);
+    return { target: attempt.writtenSeq, gap };
+  }
+
+  /** Under the attempt's lock: loaded, and rolled back to what is durable after a failure. */
+  private async ready(attempt: Attempt): Promise<void> {
+    if (attempt.removed) throw new SlipwayError('CONFLICT', `${attempt.label} was removed`);
+    await this.load(attempt);
+    if (attempt.broken === null) return;
+    while (attempt.inFlush) await this.nextFlush();
+    try {
+      if (attempt.indexFd !== null) await truncateFile(attempt.indexFd, attempt.durableIndexSize);
+      if (attempt.logFd !== null) await truncateFile(attempt.logFd, attempt.durableSize);
+    } catch (error) {
+      throw new SlipwayError('INTERNAL', `could not roll back ${attempt.label} after ${messageOf(attempt.broken)}: ${messageOf(error)}`, { cause: error });
+    }
+    const failure = new SlipwayError('INTERNAL', `${attempt.label} was rolled back after ${messageOf(attempt.broken)}`, { cause: attempt.broken });
+    this.pendingBytes -= attempt.writtenSize - attempt.durableSize;
+    this.dirty.delete(attempt);
+    attempt.settle(failure);
+    this.closeFiles(attempt);
+    attempt.broken = null;
+    attempt.loaded = false;
+    await this.load(attempt);
+  }
+
+  private load(attempt: Attempt): Promise<void> {
+    if (attempt.loaded) return Promise.resolve();
+    attempt.loading ??= (async () => {
+      try {
+        const found = await recover(attempt.logPath, attempt.indexPath);
+        attempt.created = found.created;
+        const record = found.created ? found.record : { seq: 0, end: 0, complete: false };
+        const indexSize = found.created ? found.indexSize : 0;
+        attempt.baseUnixMs = found.created ? found.baseUnixMs : 0;
+        attempt.atLineStart = found.created ? found.atLineStart : true;
+        attempt.writtenSeq = attempt.durableSeq = record.seq;
+        attempt.writtenSize = attempt.durableSize = record.end;
+        attempt.indexSize = attempt.durableIndexSize = indexSize;
+        attempt.complete = attempt.completing = record.complete;
+        attempt.loaded = true;
+      } catch (error) {
+        throw new SlipwayError('INTERNAL', `could not open ${attempt.label}: ${messageOf(error)}`, { cause: error });
+      } finally {
+        attempt.loading = null;
+      }
+    })();
+    return attempt.loading;
+  }
+
+  /** Under the attempt's lock: the files exist and their descriptors are open. */
+  private async openForWriting(attempt: Attempt, firstAtMs: number): Promise<void> {
+    if (attempt.logFd !== null) return;
+    const opened: number[] = [];
+    const open = async (file: string, mode: 'update' | 'write' | 'create') => {
+      const fd = await openFile(file, mode);
+      opened.push(fd);
+      return fd;
+    };
+    try {
+      if (attempt.created) {
+        attempt.indexFd = await open(attempt.indexPath, 'update');
+        attempt.logFd = await open(attempt.logPath, 'write');
+      } else {
+        const jobDir = path.dirname(attempt.logPath);
+        const madeJobDir = (await mkdir(jobDir, { recursive: true })) !== undefined;
+        const indexFd = await open(attempt.indexPath, 'create');
+        const logFd = await open(attempt.logPath, 'create');
+        const baseUnixMs = this.clock() - firstAtMs;
+        await writeAll(indexFd, [encodeHeader(baseUnixMs)], 0);
+        // Each commit syncs the files' data; their names need their directories synced.
+        await syncDirectory(jobDir);
+        if (madeJobDir) await syncDirectory(this.dir);
+        attempt.created = true;
+        attempt.baseUnixMs = baseUnixMs;
+        attempt.indexSize = attempt.durableIndexSize = HEADER_BYTES;
+        attempt.indexFd = indexFd;
+        attempt.logFd = logFd;
+      }
+    } catch (error) {
+      for (const fd of opened) closeFile(fd);
+      attempt.indexFd = null;
+      attempt.logFd = null;
+      throw new SlipwayError('INTERNAL', `could not open ${attempt.label} for writing: ${messageOf(error)}`, { cause: error });
+    }
+    this.openAttempts += 1;
+    this.trim();
+  }
+
+  private closeFiles(attempt: Attempt): void {
+    if (attempt.logFd === null || attempt.indexFd === null) return;
+    closeFile(attempt.logFd);
+    closeFile(attempt.indexFd);
+    attempt.logFd = null;
+    attempt.indexFd = null;
+    this.openAttempts -= 1;
+  }
+
+  /** Closes the descriptors of idle attempts, least recently used first, and forgets idle ones. */
+  private trim(): void {
+    for (const [id, attempt] of this.attempts) {
+      if (this.openAttempts <= this.maxOpenAttempts && this.attempts.size <= MAX_CACHED_ATTEMPTS) return;
+      const idle = attempt.pins === 0 && !attempt.inFlush && !attempt.dirty && attempt.broken === null && attempt.loading === null;
+      if (!idle) continue;
+      this.closeFiles(attempt);
+      if (attempt.followers === 0) this.attempts.delete(id);
+    }
+  }
+
+  /** Bytes of the durable log, through a descriptor of its own (eviction may close the writer's). */
+  private async readBytes(attempt: Attempt, position: number, length: number): Promise<Buffer> {
+    let fd: number;
+    try {
+      fd = await openFile(attempt.logPath, 'read');
+    } catch (error) {
+      if (isMissing(error)) return Buffer.alloc(0);
+      throw new SlipwayError('INTERNAL', `could not read ${attempt.label}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      return await readAt(fd, length, position);
+    } finally {
+      closeFile(fd);
+    }
+  }
+
+  private async *pieces(key: LogKey, offset: number, signal: AbortSignal | undefined): AsyncGenerator<string> {
+    const attempt = this.use(key);
+    attempt.followers += 1;
+    attempt.pins -= 1;
+    try {
+      let at = offset;
+      while (signal?.aborted !== true && !attempt.removed && !this.closed) {
+        const piece = await this.read(key, { offset: at });
+        if (piece.nextOffset > at) {
+          at = piece.nextOffset;
+          if (piece.text !== '') yield piece.text;
+          continue;
+        }
+        if (piece.complete) return;
+        // Checked after the read, with no await in between: a commit cannot slip past.
+        if (attempt.durableSize > at) continue;
+        await attempt.changed(signal);
+      }
+    } finally {
+      attempt.followers -= 1;
+      this.trim();
+    }
+  }
+
+  private markDirty(attempt: Attempt): void {
+    this.dirty.add(attempt);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushing !== null || this.dirty.size === 0) return;
+    if (this.pendingBytes >= this.commitBytes || this.commitDelayMs <= 0) {
+      this.startFlush();
+    } else {
+      this.timer ??= setTimeout(() => this.startFlush(), this.commitDelayMs);
+    }
+  }
+
+  private startFlush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.flushing !== null || this.dirty.size === 0) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = null;
+      const woken = this.afterFlush;
+      this.afterFlush = [];
+      for (const wake of woken) wake();
+      this.schedule();
+    });
+  }
+
+  /** Resolves after the next group commit (at once when nothing is waiting to be committed). */
+  private nextFlush(): Promise<void> {
+    if (this.flushing === null && this.dirty.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.afterFlush.push(resolve);
+      this.schedule();
+    });
+  }
+
+  /** One group commit: an index record per dirty attempt, then both files synced, all in parallel. */
+  private async flush(): Promise<void> {
+    const batch = [...this.dirty].map((attempt) => ({
+      attempt,
+      seq: attempt.writtenSeq,
+      end: attempt.writtenSize,
+      complete: attempt.completing,
+    }));
+    this.dirty.clear();
+    for (const { attempt } of batch) attempt.inFlush = true;
+    await Promise.all(batch.map((entry) => this.commit(entry)));
+  }
+
+  private async commit({ attempt, seq, end, complete }: { attempt: Attempt; seq: number; end: number; complete: boolean }): Promise<void> {
+    let failure: unknown = null;
+    try {
+      const { logFd, indexFd } = attempt;
+      if (attempt.broken !== null) throw attempt.broken;
+      if (logFd === null || indexFd === null) throw new Error('its files are not open');
+      await writeAll(indexFd, [encodeRecord({ seq, end, complete })], attempt.indexSize);
+      attempt.indexSize += RECORD_BYTES;
+      await Promise.all([syncData(logFd), syncData(indexFd)]);
+      this.pendingBytes -= end - attempt.durableSize;
+      attempt.durableSeq = seq;
+      attempt.durableSize = end;
+      attempt.durableIndexSize = attempt.indexSize;
+      attempt.complete = complete;
+    } catch (error) {
+      failure = new SlipwayError('INTERNAL', `could not store ${attempt.label} durably: ${messageOf(error)}`, { cause: error });
+      attempt.broken ??= error;
+      // Forget what was written since the last durable record; the next writer truncates it.
+      this.pendingBytes -= attempt.writtenSize - attempt.durableSize;
+      attempt.writtenSize = attempt.durableSize;
+      attempt.writtenSeq = attempt.durableSeq;
+      attempt.completing = attempt.complete;
+      this.dirty.delete(attempt);
+    } finally {
+      attempt.inFlush = false;
+    }
+    attempt.settle(failure);
+  }
+}
+
+function idOf(key: LogKey): string {
+  return `${key.jobId}/${key.attempt}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * UTF-8 boundaries in a byte range of a log, so a read never splits a character. The
+ * log only holds valid UTF-8 (it is written from JavaScript strings), but offsets come
+ * from users.
+ */
+
+function isContinuation(byte: number | undefined): boolean {
+  return byte !== undefined && (byte & 0xc0) === 0x80;
+}
+
+/** The length of the character a lead byte starts (1 for anything that is not a lead byte). */
+function sequenceLength(lead: number): number {
+  if (lead >= 0xf0) return 4;
+  if (lead >= 0xe0) return 3;
+  if (lead >= 0xc0) return 2;
+  return 1;
+}
+
+/** The first index at or after start that begins a character (skips at most 3 continuation bytes). */
+export function characterStart(bytes: Uint8Array, start: number): number {
+  let at = start;
+  while (at < bytes.length && at < start + 3 && isContinuation(bytes[at])) at += 1;
+  return at;
+}
+
+/**
+ * The largest index at or before end (and after start) where bytes[start, index) holds
+ * whole characters; end itself when nothing is cut.
+ */
+export function characterEnd(bytes: Uint8Array, start: number, end: number): number {
+  let lead = end - 1;
+  while (lead > start && lead > end - 4 && isContinuation(bytes[lead])) lead -= 1;
+  const byte = bytes[lead];
+  if (lead < start || byte === undefined) return end;
+  return lead + sequenceLength(byte) > end ? lead : end;
+}
+
+/** The index just past the character starting at start (never past length). */
+export function afterCharacter(bytes: Uint8Array, start: number): number {
+  const byte = bytes[start];
+  return byte === undefined ? start : Math.min(bytes.length, start + sequenceLength(byte));
+}
