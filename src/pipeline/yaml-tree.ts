@@ -116,6 +116,12 @@ class TreeBuilder {
   private readonly lines: LineCounter;
   private readonly diags: DiagnosticList;
   private readonly anchored = new Map<unknown, TreeNode>();
+  /**
+   * The latest node carrying each anchor name, filled as the walk meets them in document
+   * order (an alias refers to the closest anchor before it). The yaml library's
+   * Alias.resolve() searches the whole document on every call: quadratic in big files.
+   */
+  private readonly anchors = new Map<string, unknown>();
   private readonly inProgress = new Set<unknown>();
   private expansions = 0;
 
@@ -130,12 +136,15 @@ class TreeBuilder {
   build(node: unknown, fallbackOffset: number, depth: number): TreeNode {
     const offset = rangeOf(node)?.[0] ?? fallbackOffset;
     if (this.failed) return nullScalar(this.at(offset));
-    if (isAlias(node)) return this.resolveAlias(node.source, node.resolve(this.doc), offset, depth);
+    if (isAlias(node)) return this.resolveAlias(node.source, this.anchors.get(node.source) as YamlNode | undefined, offset, depth);
     if ((isMap(node) || isSeq(node)) && depth > limits.depth) {
       return this.fail(offset, `values are nested more than ${limits.depth} levels deep; flatten the file`);
     }
     const anchor = hasAnchor(node);
-    if (anchor) this.inProgress.add(node);
+    if (anchor) {
+      this.anchors.set((node as { anchor: string }).anchor, node);
+      this.inProgress.add(node);
+    }
     let built: TreeNode;
     if (isMap(node)) built = this.map(node.items, offset, depth);
     else if (isSeq(node)) built = this.seq(node.items, offset, depth);
@@ -209,7 +218,7 @@ class TreeBuilder {
 
   private key(pair: unknown, offset: number): { text: string; pos: TreePosition } | null {
     if (!isPair(pair)) return null;
-    const keyNode = isAlias(pair.key) ? pair.key.resolve(this.doc) : pair.key;
+    const keyNode = isAlias(pair.key) ? this.anchors.get(pair.key.source) : pair.key;
     const pos = this.at(rangeOf(pair.key)?.[0] ?? offset);
     if (!isScalar(keyNode)) {
       this.diags.add(pos, 'a key must be a plain name, not a mapping or a list');

@@ -49,7 +49,7 @@ export function events(ctx: StoreContext): Events {
         // PostgreSQL hands out identity values at insert time, not at commit: without the
         // lock, id 8 could commit before id 7, and a reader that saw 8 would skip 7 forever.
         // EXCLUSIVE mode still lets readers read. SQLite runs one writer at a time anyway.
-        if (tx.dialect === 'nope' as string) await sql`lock table events in exclusive mode`.execute(tx.db);
+        if (tx.dialect === 'postgres') await sql`lock table events in exclusive mode`.execute(tx.db);
         const row = await tx.db
           .insertInto('events')
           .values({ type, project_id: projectId ?? null, payload: toJson(payload), created_at: tx.now() })

