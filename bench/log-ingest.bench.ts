@@ -15,6 +15,7 @@ type Scenario = { name: string; jobs: number; inFlight: number; chunkBytes: numb
 const MiB = 1024 * 1024;
 const scenarios: Scenario[] = [
   { name: '1 GiB, 8 attempts, 4 batches in flight each', jobs: 8, inFlight: 4, chunkBytes: 16 * 1024, batch: 32, totalBytes: 1024 * MiB },
+  { name: '1 GiB, 1 attempt, 8 batches in flight', jobs: 1, inFlight: 8, chunkBytes: 16 * 1024, batch: 32, totalBytes: 1024 * MiB },
   { name: '1 attempt, waits for each ack', jobs: 1, inFlight: 1, chunkBytes: 16 * 1024, batch: 32, totalBytes: 256 * MiB },
   { name: '64 attempts, 1 batch in flight each', jobs: 64, inFlight: 1, chunkBytes: 16 * 1024, batch: 32, totalBytes: 256 * MiB },
   { name: '64 attempts, small chunks (1 KiB)', jobs: 64, inFlight: 2, chunkBytes: 1024, batch: 32, totalBytes: 64 * MiB },

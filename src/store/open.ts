@@ -4,7 +4,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { SlipwayError, messageOf } from '../errors/index.js';
-import type { DialectName } from './context.js';
 import type { Database } from './database.js';
 import { stderrLogger, type StoreLogger } from './logger.js';
 import { migrate } from './migrations/index.js';
@@ -60,6 +59,7 @@ export function redactUrl(url: string): string {
     if (parsed.password !== '') parsed.password = '***';
     return parsed.toString();
   } catch {
+    // Not a WHATWG URL (a bare path, an odd libpq form): hide whatever sits between user: and @.
     return url.replace(/:\/\/([^:/@]*):[^@]*@/, '://$1:***@');
   }
 }
@@ -83,7 +83,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw error;
   }
   logger.info({ dialect: target.dialect }, 'store opened');
-  return makeStore(db, target.dialect satisfies DialectName, clock);
+  return makeStore(db, target.dialect, clock);
 }
 
 function openSqlite(file: string, busyTimeoutMs: number): Kysely<Database> {

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import { Attempt } from './attempt.js';
 import { renderChunk, type LogChunk, type LogKey } from './chunk.js';
-import { closeFile, openFile, readAt, syncData, syncDirectory, truncateFile, writeAll, isMissing } from './files.js';
-import { HEADER_BYTES, RECORD_BYTES, encodeHeader, encodeRecord, recover } from './index-file.js';
-import { afterCharacter, characterEnd, characterStart } from './utf8.js';
+import { closeFile, isMissing, openFile, readAt, syncDirectory, truncateFile, writeAll } from './files.js';
+import { GroupCommit } from './commit.js';
+import { HEADER_BYTES, encodeHeader, recover } from './index-file.js';
+import { wholeCharacters } from './utf8.js';
 
 export type LogStoreOptions = {
   /** Where logs live: `<dir>/<jobId>/<attempt>.log` and `.idx`. Created when missing. */
@@ -76,26 +77,21 @@ function checkKey(key: LogKey): void {
 class FileLogStore implements LogStore {
   private readonly dir: string;
   private readonly maxOpenAttempts: number;
-  private readonly commitDelayMs: number;
-  private readonly commitBytes: number;
   private readonly maxPendingBytes: number;
   private readonly clock: () => number;
   /** In least-recently-used order: eviction walks from the front. */
   private readonly attempts = new Map<string, Attempt>();
-  private readonly dirty = new Set<Attempt>();
+  private readonly commits: GroupCommit;
   private openAttempts = 0;
-  /** Bytes written to logs and not yet covered by a synced index record. */
-  private pendingBytes = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
-  private afterFlush: Array<() => void> = [];
   private closed = false;
 
   constructor(options: LogStoreOptions) {
     this.dir = options.dir;
     this.maxOpenAttempts = Math.max(1, Math.floor((options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES) / 2));
-    this.commitDelayMs = options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS;
-    this.commitBytes = options.commitBytes ?? DEFAULT_COMMIT_BYTES;
+    this.commits = new GroupCommit({
+      delayMs: options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS,
+      commitBytes: options.commitBytes ?? DEFAULT_COMMIT_BYTES,
+    });
     this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.clock = options.clock ?? Date.now;
   }
@@ -103,7 +99,7 @@ class FileLogStore implements LogStore {
   async append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }> {
     const attempt = this.use(key);
     try {
-      while (this.pendingBytes >= this.maxPendingBytes) await this.nextFlush();
+      while (this.commits.pendingBytes >= this.maxPendingBytes && this.commits.busy) await this.commits.next();
       const { target, gap } = await attempt.exclusive(() => this.write(attempt, chunks));
       await attempt.waitFor(() => attempt.durableSeq >= target);
       if (gap !== null) {
@@ -132,12 +128,8 @@ class FileLogStore implements LogStore {
       if (from >= size) return { text: '', nextOffset: from, size, complete };
       // 3 bytes past the limit: enough to finish the character the limit cuts.
       const bytes = await this.readBytes(attempt, from, Math.min(size, from + limit + 3) - from);
-      const start = characterStart(bytes, 0);
-      let end = Math.min(bytes.length, limit);
-      if (from + end < size) end = characterEnd(bytes, start, end);
-      // A limit smaller than one character still moves forward by that character.
-      if (end <= start) end = afterCharacter(bytes, start);
-      return { text: bytes.toString('utf8', start, end), nextOffset: from + Math.max(end, start), size, complete };
+      const { start, end } = wholeCharacters(bytes, limit, from + bytes.length >= size);
+      return { text: bytes.toString('utf8', start, end), nextOffset: from + end, size, complete };
     } finally {
       this.release(attempt);
     }
@@ -157,7 +149,7 @@ class FileLogStore implements LogStore {
         if (attempt.completing) return;
         await this.openForWriting(attempt, 0);
         attempt.completing = true;
-        this.markDirty(attempt);
+        this.commits.written(attempt, 0);
       });
       await attempt.waitFor(() => attempt.complete);
     } finally {
@@ -192,7 +184,7 @@ class FileLogStore implements LogStore {
       try {
         await attempt.exclusive(async () => {
           // Appends already written finish their commit; their callers get their ack.
-          while (this.dirty.has(attempt) || attempt.inFlush) await this.nextFlush();
+          while (this.commits.holds(attempt)) await this.commits.next();
           attempt.removed = true;
           this.closeFiles(attempt);
           if (this.attempts.get(idOf(attempt.key)) === attempt) this.attempts.delete(idOf(attempt.key));
@@ -208,10 +200,7 @@ class FileLogStore implements LogStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.flushing !== null || this.dirty.size > 0) {
-      this.startFlush();
-      await this.flushing;
-    }
+    await this.commits.drain();
     for (const attempt of this.attempts.values()) {
       this.closeFiles(attempt);
       attempt.settle(null);
@@ -278,17 +267,17 @@ class FileLogStore implements LogStore {
     }
     attempt.writtenSize += bytes;
     attempt.writtenSeq = expected - 1;
-    this.pendingBytes += bytes;
-    this.markDirty(attempt);
+    this.commits.written(attempt, bytes);
     return { target: attempt.writtenSeq, gap };
   }
 
   /** Under the attempt's lock: loaded, and rolled back to what is durable after a failure. */
   private async ready(attempt: Attempt): Promise<void> {
     if (attempt.removed) throw new SlipwayError('CONFLICT', `${attempt.label} was removed`);
+    if (this.closed) throw new SlipwayError('INTERNAL', 'the log store is closed');
     await this.load(attempt);
     if (attempt.broken === null) return;
-    while (attempt.inFlush) await this.nextFlush();
+    while (attempt.inFlush) await this.commits.next();
     try {
       if (attempt.indexFd !== null) await truncateFile(attempt.indexFd, attempt.durableIndexSize);
       if (attempt.logFd !== null) await truncateFile(attempt.logFd, attempt.durableSize);
@@ -296,8 +285,7 @@ class FileLogStore implements LogStore {
       throw new SlipwayError('INTERNAL', `could not roll back ${attempt.label} after ${messageOf(attempt.broken)}: ${messageOf(error)}`, { cause: error });
     }
     const failure = new SlipwayError('INTERNAL', `${attempt.label} was rolled back after ${messageOf(attempt.broken)}`, { cause: attempt.broken });
-    this.pendingBytes -= attempt.writtenSize - attempt.durableSize;
-    this.dirty.delete(attempt);
+    this.commits.forget(attempt);
     attempt.settle(failure);
     this.closeFiles(attempt);
     attempt.broken = null;
@@ -381,7 +369,7 @@ class FileLogStore implements LogStore {
   private trim(): void {
     for (const [id, attempt] of this.attempts) {
       if (this.openAttempts <= this.maxOpenAttempts && this.attempts.size <= MAX_CACHED_ATTEMPTS) return;
-      const idle = attempt.pins === 0 && !attempt.inFlush && !attempt.dirty && attempt.broken === null && attempt.loading === null;
+      const idle = attempt.pins === 0 && !this.commits.holds(attempt) && !attempt.dirty && attempt.broken === null && attempt.loading === null;
       if (!idle) continue;
       this.closeFiles(attempt);
       if (attempt.followers === 0) this.attempts.delete(id);
@@ -426,84 +414,6 @@ class FileLogStore implements LogStore {
       attempt.followers -= 1;
       this.trim();
     }
-  }
-
-  private markDirty(attempt: Attempt): void {
-    this.dirty.add(attempt);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.flushing !== null || this.dirty.size === 0) return;
-    if (this.pendingBytes >= this.commitBytes || this.commitDelayMs <= 0) {
-      this.startFlush();
-    } else {
-      this.timer ??= setTimeout(() => this.startFlush(), this.commitDelayMs);
-    }
-  }
-
-  private startFlush(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.flushing !== null || this.dirty.size === 0) return;
-    this.flushing = this.flush().finally(() => {
-      this.flushing = null;
-      const woken = this.afterFlush;
-      this.afterFlush = [];
-      for (const wake of woken) wake();
-      this.schedule();
-    });
-  }
-
-  /** Resolves after the next group commit (at once when nothing is waiting to be committed). */
-  private nextFlush(): Promise<void> {
-    if (this.flushing === null && this.dirty.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.afterFlush.push(resolve);
-      this.schedule();
-    });
-  }
-
-  /** One group commit: an index record per dirty attempt, then both files synced, all in parallel. */
-  private async flush(): Promise<void> {
-    const batch = [...this.dirty].map((attempt) => ({
-      attempt,
-      seq: attempt.writtenSeq,
-      end: attempt.writtenSize,
-      complete: attempt.completing,
-    }));
-    this.dirty.clear();
-    for (const { attempt } of batch) attempt.inFlush = true;
-    await Promise.all(batch.map((entry) => this.commit(entry)));
-  }
-
-  private async commit({ attempt, seq, end, complete }: { attempt: Attempt; seq: number; end: number; complete: boolean }): Promise<void> {
-    let failure: unknown = null;
-    try {
-      const { logFd, indexFd } = attempt;
-      if (attempt.broken !== null) throw attempt.broken;
-      if (logFd === null || indexFd === null) throw new Error('its files are not open');
-      await writeAll(indexFd, [encodeRecord({ seq, end, complete })], attempt.indexSize);
-      attempt.indexSize += RECORD_BYTES;
-      await Promise.all([syncData(logFd), syncData(indexFd)]);
-      this.pendingBytes -= end - attempt.durableSize;
-      attempt.durableSeq = seq;
-      attempt.durableSize = end;
-      attempt.durableIndexSize = attempt.indexSize;
-      attempt.complete = complete;
-    } catch (error) {
-      failure = new SlipwayError('INTERNAL', `could not store ${attempt.label} durably: ${messageOf(error)}`, { cause: error });
-      attempt.broken ??= error;
-      // Forget what was written since the last durable record; the next writer truncates it.
-      this.pendingBytes -= attempt.writtenSize - attempt.durableSize;
-      attempt.writtenSize = attempt.durableSize;
-      attempt.writtenSeq = attempt.durableSeq;
-      attempt.completing = attempt.complete;
-      this.dirty.delete(attempt);
-    } finally {
-      attempt.inFlush = false;
-    }
-    attempt.settle(failure);
   }
 }
 

@@ -17,7 +17,7 @@ function sequenceLength(lead: number): number {
 }
 
 /** The first index at or after start that begins a character (skips at most 3 continuation bytes). */
-export function characterStart(bytes: Uint8Array, start: number): number {
+function characterStart(bytes: Uint8Array, start: number): number {
   let at = start;
   while (at < bytes.length && at < start + 3 && isContinuation(bytes[at])) at += 1;
   return at;
@@ -27,7 +27,7 @@ export function characterStart(bytes: Uint8Array, start: number): number {
  * The largest index at or before end (and after start) where bytes[start, index) holds
  * whole characters; end itself when nothing is cut.
  */
-export function characterEnd(bytes: Uint8Array, start: number, end: number): number {
+function characterEnd(bytes: Uint8Array, start: number, end: number): number {
   let lead = end - 1;
   while (lead > start && lead > end - 4 && isContinuation(bytes[lead])) lead -= 1;
   const byte = bytes[lead];
@@ -36,7 +36,21 @@ export function characterEnd(bytes: Uint8Array, start: number, end: number): num
 }
 
 /** The index just past the character starting at start (never past length). */
-export function afterCharacter(bytes: Uint8Array, start: number): number {
+function afterCharacter(bytes: Uint8Array, start: number): number {
   const byte = bytes[start];
   return byte === undefined ? start : Math.min(bytes.length, start + sequenceLength(byte));
+}
+
+/**
+ * The whole characters of bytes (read at some offset of the log) within limit bytes:
+ * start skips a character the offset cut into, end moves back to a character boundary
+ * unless bytes reach the end of the log, and a limit smaller than one character still
+ * takes that character, so a reader always moves forward.
+ */
+export function wholeCharacters(bytes: Uint8Array, limit: number, reachesEnd: boolean): { start: number; end: number } {
+  const start = characterStart(bytes, 0);
+  let end = Math.min(bytes.length, limit);
+  if (!(reachesEnd && end === bytes.length)) end = characterEnd(bytes, start, end);
+  if (end <= start) end = Math.max(start, afterCharacter(bytes, start));
+  return { start, end };
 }
