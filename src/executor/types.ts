@@ -1,4 +1,5 @@
 import type { JobSpec } from '../pipeline/index.js';
+import type { OutputChunk } from '../protocol/index.js';
 
 /**
  * The execution core: runs one job on this machine. `slipway run` calls it for each
@@ -42,23 +43,7 @@ export type CacheStore = {
   store(key: string, file: string): Promise<void>;
 };
 
-export type OutputStream = 'stdout' | 'stderr' | 'system';
-
-/** The sections of a job's log, one per phase; the UI folds them. */
-export type SectionName =
-  | 'prepare'
-  | 'artifacts_download'
-  | 'cache_restore'
-  | 'before_script'
-  | 'script'
-  | 'after_script'
-  | 'cache_save'
-  | 'artifacts_upload';
-
-export type OutputChunk =
-  | { seq: number; kind: 'data'; stream: OutputStream; data: string; atMs: number }
-  | { seq: number; kind: 'section_start'; section: SectionName; atMs: number }
-  | { seq: number; kind: 'section_end'; section: SectionName; atMs: number; durationMs: number };
+export type { OutputChunk, OutputStream, SectionName } from '../protocol/index.js';
 
 export type RunJobRequest = {
   job: JobSpec;

@@ -59,17 +59,15 @@ function describePlan(file: string, plan: Plan): string {
     lines.push(stage);
     for (const job of plan.jobs.filter((j) => j.stage === stage)) {
       const when = job.when === 'on_success' ? '' : ` (${job.when})`;
-      const after =
-        job.needs === null
-          ? (() => {
-              const before = plan.stages.slice(0, plan.stages.indexOf(stage));
-              return before.length === 0 ? 'starts at once' : `after stage ${before.join(', ')}`;
-            })()
-          : job.needs.length === 0
-            ? 'starts at once'
-            : `needs ${job.needs.map((n) => n.job).join(', ')}`;
+      const after = job.needs === null ? afterStages(plan.stages, stage) : job.needs.length === 0 ? 'starts at once' : `needs ${job.needs.map((n) => n.job).join(', ')}`;
       lines.push(`  ${(job.name + when).padEnd(width + 12)} ${after}`);
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What a stage-ordered job waits for: every earlier stage. */
+function afterStages(stages: string[], stage: string): string {
+  const before = stages.slice(0, stages.indexOf(stage));
+  return before.length === 0 ? 'starts at once' : `after stage ${before.join(', ')}`;
 }

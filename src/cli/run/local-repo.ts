@@ -48,14 +48,13 @@ export async function inspectRepo(cwd: string, dirty: boolean): Promise<LocalRep
   ]);
   const [authorName = '', authorEmail = '', timestamp = '', message = ''] = meta.split('\0');
   const before = beforeSha?.trim() || null;
-  let changedPaths: string[] | null =
-    before === null ? null : splitZ(await git(root, ['diff', '--name-only', '-z', '--no-renames', before, sha]));
-  let existingPaths = splitZ(await git(root, ['ls-tree', '-r', '-z', '--name-only', sha]));
-  if (dirty) {
-    const uncommitted = splitZ(await git(root, ['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard']));
-    if (changedPaths !== null) changedPaths = [...new Set([...changedPaths, ...uncommitted])];
-    existingPaths = splitZ(await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']));
-  }
+  const [committedChanges, uncommitted, existingPaths] = await Promise.all([
+    before === null ? null : git(root, ['diff', '--name-only', '-z', '--no-renames', before, sha]).then(splitZ),
+    dirty ? git(root, ['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard']).then(splitZ) : [],
+    // With --dirty the working tree is what runs, so `exists:` looks there.
+    git(root, dirty ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard'] : ['ls-tree', '-r', '-z', '--name-only', sha]).then(splitZ),
+  ]);
+  const changedPaths = committedChanges === null ? null : [...new Set([...committedChanges, ...uncommitted])];
   return {
     root,
     subdirectory,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { directoryCacheStore, runJob, type FailureReason, type JobResult } from '../../executor/index.js';
+import { directoryCacheStore, runJob, type CacheStore, type FailureReason, type JobResult } from '../../executor/index.js';
 import {
   nextSteps,
   parsePipeline,
@@ -106,6 +106,7 @@ class LocalRun {
   private readonly jobs: Map<string, JobSpec>;
   private readonly printer: JobPrinter;
   private readonly started = Date.now();
+  private readonly cacheStore: CacheStore;
   private wake: () => void = () => {};
   private readonly plan: Plan;
   private readonly repo: LocalRepo;
@@ -120,6 +121,7 @@ class LocalRun {
     this.runDir = runDir;
     this.options = options;
     this.jobs = new Map(plan.jobs.map((j) => [j.name, j]));
+    this.cacheStore = directoryCacheStore(path.join(options.home, 'cache'));
     this.printer = options.printer(plan);
   }
 
@@ -255,7 +257,7 @@ class LocalRun {
       gitCacheDir: path.join(this.options.home, 'git'),
       artifactsIn,
       artifactsOut: path.join(this.runDir, 'artifacts', `${fileNameOf(job.name)}.tar.gz`),
-      cacheStore: directoryCacheStore(path.join(this.options.home, 'cache')),
+      cacheStore: this.cacheStore,
       maskedValues: [],
       onOutput: (chunk) => this.printer.chunk(job.name, chunk),
       signal: this.options.signal,

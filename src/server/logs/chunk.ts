@@ -1,25 +1,14 @@
 /**
  * What an agent sends for a job attempt's log, and the text each chunk becomes. The
- * shape is the execution core's OutputChunk; the protocol module will share this type.
+ * shape is the protocol's OutputChunk, which the execution core produces.
  */
 
-export type LogStream = 'stdout' | 'stderr' | 'system';
+import type { OutputChunk, OutputStream, SectionName } from '../../protocol/index.js';
 
-export type LogSection =
-  | 'prepare'
-  | 'artifacts_download'
-  | 'cache_restore'
-  | 'before_script'
-  | 'script'
-  | 'after_script'
-  | 'cache_save'
-  | 'artifacts_upload';
-
+export type LogStream = OutputStream;
+export type LogSection = SectionName;
 /** atMs: milliseconds since the attempt started, on the agent's clock. */
-export type LogChunk =
-  | { seq: number; kind: 'data'; stream: LogStream; data: string; atMs: number }
-  | { seq: number; kind: 'section_start'; section: LogSection; atMs: number }
-  | { seq: number; kind: 'section_end'; section: LogSection; atMs: number; durationMs: number };
+export type LogChunk = OutputChunk;
 
 /** One attempt of one job; each has its own log and its own sequence from 1. */
 export type LogKey = { jobId: number; attempt: number };

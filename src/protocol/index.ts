@@ -1,0 +1,27 @@
+/**
+ * What the agent and the server share: the shape of a job's output as the execution
+ * core produces it, the agent streams it and the log store keeps it. The whole message
+ * set of the agent protocol (docs/protocol.md) joins it here.
+ */
+
+export type OutputStream = 'stdout' | 'stderr' | 'system';
+
+/** The sections of a job's log, one per phase; the UI folds them. */
+export type SectionName =
+  | 'prepare'
+  | 'artifacts_download'
+  | 'cache_restore'
+  | 'before_script'
+  | 'script'
+  | 'after_script'
+  | 'cache_save'
+  | 'artifacts_upload';
+
+/**
+ * One piece of a job attempt's output. `seq` counts from 1 per attempt with no gaps;
+ * `atMs` is milliseconds since the attempt started, on the clock of whoever ran it.
+ */
+export type OutputChunk =
+  | { seq: number; kind: 'data'; stream: OutputStream; data: string; atMs: number }
+  | { seq: number; kind: 'section_start'; section: SectionName; atMs: number }
+  | { seq: number; kind: 'section_end'; section: SectionName; atMs: number; durationMs: number };
