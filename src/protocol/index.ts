@@ -25,3 +25,19 @@ export type OutputChunk =
   | { seq: number; kind: 'data'; stream: OutputStream; data: string; atMs: number }
   | { seq: number; kind: 'section_start'; section: SectionName; atMs: number }
   | { seq: number; kind: 'section_end'; section: SectionName; atMs: number; durationMs: number };
+
+export {
+  PROTOCOL_VERSION,
+  SUBPROTOCOL,
+  CloseCode,
+  agentMessageSchema,
+  attemptEventSchema,
+  jobResultSchema,
+  parseAgentMessage,
+  parseServerMessage,
+  type AgentMessage,
+  type AttemptEvent,
+  type Assignment,
+  type ServerMessage,
+  type Parsed,
+} from './messages.js';

@@ -1,0 +1,98 @@
+/**
+ * The Engine contract: what Slipway needs from any infrastructure that can run build
+ * agents — the Mesos "task" contract. An engine starts an agent with a command and an
+ * environment, reports when it ends, stops it, and lists what it started.
+ *
+ * Order of calls and guarantees (every engine passes the conformance suite in
+ * test/engines/conformance.ts that checks them):
+ *  - The server records its intent (store.engineLaunches) before calling launch(), so
+ *    that a crash between the two leaves a trace to reconcile.
+ *  - launch() resolves once the engine has accepted the task (the process or container
+ *    exists); the agent inside then connects to the server on its own. It rejects with
+ *    ENGINE_UNAVAILABLE when the engine cannot start anything now.
+ *  - stop(taskId) is idempotent: it succeeds for a task that already ended, was stopped
+ *    before, or never fully started (a launch that half failed), and for an unknown id.
+ *    It resolves when the task has ended (after a grace period, the task is killed).
+ *  - list() returns every task this engine started for this server (`serverId`) that has
+ *    not been removed, including ones started before a server restart — found from the
+ *    infrastructure itself (container labels, process markers), never from memory — so
+ *    the server can adopt the tasks its store knows and stop the others.
+ *  - onTaskEvent() listeners hear each task's transition to `exited` exactly once per
+ *    engine instance, in any order relative to stop() resolving. Listeners must not throw.
+ *  - Methods may be called concurrently; close() stops watching (it does not stop tasks).
+ */
+
+/** A kind of agent an engine can start: which labels it serves and what it gets. */
+export type AgentTemplate = {
+  /** Unique within the engine. */
+  name: string;
+  /** The build labels this template serves: a job runs here when these include all of the job's labels. */
+  labels: string[];
+  cpus: number;
+  memoryMiB: number;
+  /** At most this many agents of this template at once. */
+  maxAgents: number;
+  /** Agents kept ready even with nothing queued (a warm pool). */
+  minIdle: number;
+  /** An agent idle this long is stopped. */
+  idleMinutes: number;
+  /** Jobs one agent runs before it is stopped (1: a fresh agent per job). 0: no limit. */
+  maxJobsPerAgent: number;
+  /** Host attributes a host must have to run this template. */
+  attributes: Record<string, string>;
+};
+
+/** Room on one host, where the engine knows it. */
+export type Offer = {
+  host: string;
+  cpus: number;
+  memoryMiB: number;
+  attributes: Record<string, string>;
+};
+
+export type LaunchSpec = {
+  /** Unique agent name; the agent announces it in `hello` so the server can match it. */
+  agentName: string;
+  template: string;
+  /** The server URL the agent connects to. */
+  serverUrl: string;
+  /** The agent's token (an agent token issued for this launch). */
+  token: string;
+  /** Extra environment for the agent process. */
+  env: Record<string, string>;
+};
+
+export type TaskState = 'starting' | 'running' | 'exited';
+
+export type EngineTask = {
+  /** The engine's id for the task (a container id, a process marker). */
+  id: string;
+  agentName: string;
+  template: string;
+  state: TaskState;
+  startedAt: number;
+  exitCode: number | null;
+  /** Why it ended, when known: 'stopped', 'exited', 'oom', 'lost'. */
+  reason: string | null;
+};
+
+export type TaskEvent = {
+  taskId: string;
+  agentName: string;
+  state: 'exited';
+  exitCode: number | null;
+  reason: string | null;
+};
+
+export type Engine = {
+  /** Unique among the server's engines (`local`, `docker-east`...). */
+  readonly name: string;
+  readonly kind: 'local' | 'docker' | 'swarm';
+  readonly templates: readonly AgentTemplate[];
+  capacity(): Promise<Offer[]>;
+  launch(spec: LaunchSpec): Promise<{ taskId: string }>;
+  stop(taskId: string): Promise<void>;
+  list(): Promise<EngineTask[]>;
+  onTaskEvent(listener: (event: TaskEvent) => void): () => void;
+  close(): Promise<void>;
+};
