@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { openBlobStore, type BlobStore } from '../../src/server/blobs/index.js';
 import { rawTarGz } from '../archive/helpers.js';
+import { tempDir } from '../support/git-repo.js';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -25,19 +25,20 @@ function upload(content: Buffer, pieceBytes = 64 * 1024): Readable {
 }
 
 describe('artifact and cache blobs', () => {
-  let root: string;
+  let root: { dir: string; remove: () => Promise<void> };
   let cases = 0;
-  const newStore = () => openBlobStore({ dir: path.join(root, `case${(cases += 1)}`) });
+  const newDir = () => path.join(root.dir, `case${(cases += 1)}`);
+  const newStore = () => openBlobStore({ dir: newDir() });
 
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'slipway-blobs-'));
+    root = await tempDir('blobs');
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    await root.remove();
   });
 
   it('stores an upload under a random id and reads it back', async () => {
-    const dir = path.join(root, `case${(cases += 1)}`);
+    const dir = newDir();
     const store = await openBlobStore({ dir });
     const content = randomBytes(300 * 1024 + 5);
     const put = await store.put(upload(content));
@@ -56,26 +57,36 @@ describe('artifact and cache blobs', () => {
 
   it('deletes a blob, and deleting it again is fine', async () => {
     const store = await newStore();
-    const { id } = await store.put(upload(Buffer.from('short-lived')));
+    const { id } = await store.put(upload(rawTarGz([{ path: 'short-lived.txt', body: 'soon gone' }])));
     await store.delete(id);
     await store.delete(id);
     assert.equal(await store.open(id), null);
     assert.equal(await store.stat(id), null);
     assert.equal(await store.verifyArchive(id), null);
+    assert.equal(await store.listArchive(id), null);
+    assert.equal(await store.readArchiveEntry(id, 'short-lived.txt'), null);
   });
 
   it('refuses ids that are not its own before touching the filesystem', async () => {
     const store = await newStore();
     const bad = ['../../etc/passwd', 'ABCDEF00112233445566778899aabbcc', 'abc', `${'a'.repeat(32)}/x`, `${'a'.repeat(31)}\n`, ''];
     for (const id of bad) {
-      for (const call of [() => store.open(id), () => store.stat(id), () => store.delete(id), () => store.verifyArchive(id)]) {
+      const calls = [
+        () => store.open(id),
+        () => store.stat(id),
+        () => store.delete(id),
+        () => store.verifyArchive(id),
+        () => store.listArchive(id),
+        () => store.readArchiveEntry(id, 'a.txt'),
+      ];
+      for (const call of calls) {
         await assert.rejects(call(), (error: unknown) => isSlipwayError(error, 'USAGE') && /is not a blob id/.test(error.message));
       }
     }
   });
 
   it('aborts an upload past maxBytes and deletes what it had written', async () => {
-    const dir = path.join(root, `case${(cases += 1)}`);
+    const dir = newDir();
     const store = await openBlobStore({ dir });
     await assert.rejects(store.put(upload(randomBytes(200 * 1024), 16 * 1024), { maxBytes: 100 * 1024 }), (error: unknown) => {
       assert.ok(isSlipwayError(error, 'USAGE'), String(error));
@@ -89,7 +100,7 @@ describe('artifact and cache blobs', () => {
   });
 
   it('deletes the temp file when the upload fails midway', async () => {
-    const dir = path.join(root, `case${(cases += 1)}`);
+    const dir = newDir();
     const store = await openBlobStore({ dir });
     const failing = new Readable({
       read() {
@@ -112,7 +123,7 @@ describe('artifact and cache blobs', () => {
   });
 
   it('removes uploads a crash left behind when it opens', async () => {
-    const dir = path.join(root, `case${(cases += 1)}`);
+    const dir = newDir();
     await openBlobStore({ dir });
     const old = path.join(dir, 'tmp', 'old.part');
     await writeFile(old, 'left by a crash');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +8,8 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { openLogStore, type LogChunk, type LogKey, type LogStore } from '../../src/server/logs/index.js';
+import { tempDir } from '../support/git-repo.js';
+import { waitFor } from '../support/wait.js';
 import { writerText } from './log-writer.js';
 
 const ESC = '\u001b';
@@ -17,29 +18,20 @@ function data(seq: number, text: string, stream: 'stdout' | 'stderr' | 'system' 
   return { seq, kind: 'data', stream, data: text, atMs: seq };
 }
 
-/** Resolves when condition() holds; fails after deadlineMs. */
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 async function textOf(store: LogStore, key: LogKey): Promise<string> {
   return (await store.read(key, { offset: 0, limit: 1 << 30 })).text;
 }
 
 describe('job log storage', () => {
-  let root: string;
+  let root: { dir: string; remove: () => Promise<void> };
   let cases = 0;
-  const newDir = () => path.join(root, `case${(cases += 1)}`);
+  const newDir = () => path.join(root.dir, `case${(cases += 1)}`);
 
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'slipway-logs-'));
+    root = await tempDir('logs');
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    await root.remove();
   });
 
   it('stores the text users see, with GitLab section markers inline', async () => {
@@ -115,6 +107,26 @@ describe('job log storage', () => {
     await store.close();
   });
 
+  it('reads a whole character from an offset inside the one before it, whatever the limit', async () => {
+    const store = await openLogStore({ dir: newDir() });
+    const key = { jobId: 4, attempt: 2 };
+    const text = 'aé😀b€😀';
+    const bytes = Buffer.from(text);
+    await store.append(key, [data(1, text)]);
+    assert.deepEqual(await store.read(key, { offset: 2, limit: 1 }), { text: '😀', nextOffset: 7, size: bytes.length, complete: false });
+    const boundaries = [0];
+    for (const character of text) boundaries.push((boundaries.at(-1) ?? 0) + Buffer.byteLength(character));
+    for (let offset = 0; offset < bytes.length; offset += 1) {
+      const from = boundaries.find((boundary) => boundary >= offset);
+      for (let limit = 1; limit <= 12; limit += 1) {
+        const piece = await store.read(key, { offset, limit });
+        assert.ok(boundaries.includes(piece.nextOffset) && piece.nextOffset > offset, `offset ${offset}, limit ${limit}: ends on a character boundary past the offset`);
+        assert.equal(piece.text, bytes.toString('utf8', from, piece.nextOffset), `offset ${offset}, limit ${limit}: the whole characters from the first one at or after the offset`);
+      }
+    }
+    await store.close();
+  });
+
   it('sends followers the text as it is appended and ends them when the log completes', async () => {
     const store = await openLogStore({ dir: newDir() });
     const key = { jobId: 5, attempt: 1 };
@@ -123,9 +135,9 @@ describe('job log storage', () => {
     const following = (async () => {
       for await (const piece of store.follow(key, 3)) pieces.push(piece);
     })();
-    await waitFor(() => pieces.join('') === 'ore\n', 'the text already there');
+    await waitFor('the text already there', () => pieces.join('') === 'ore\n');
     await store.append(key, [data(2, 'live one\n')]);
-    await waitFor(() => pieces.join('') === 'ore\nlive one\n', 'the first appended text');
+    await waitFor('the first appended text', () => pieces.join('') === 'ore\nlive one\n');
     await store.append(key, [data(3, 'live two\n'), data(4, 'done\n')]);
     await store.complete(key);
     await following;
@@ -146,7 +158,7 @@ describe('job log storage', () => {
       for await (const piece of store.follow(key, 0, controller.signal)) pieces.push(piece);
     })();
     await store.append(key, [data(1, 'x')]);
-    await waitFor(() => pieces.length === 1, 'the first piece');
+    await waitFor('the first piece', () => pieces.length === 1);
     controller.abort();
     await following;
     assert.deepEqual(pieces, ['x']);
@@ -236,7 +248,7 @@ describe('job log storage', () => {
       }
     });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    await waitFor(() => acked.size === jobs && [...acked.values()].every((seq) => seq >= 300), 'the writer to acknowledge 300 chunks per job', 15_000);
+    await waitFor('the writer to acknowledge 300 chunks per job', () => acked.size === jobs && [...acked.values()].every((seq) => seq >= 300), 15_000);
     child.kill('SIGKILL');
     assert.equal(await exited, 'SIGKILL');
 

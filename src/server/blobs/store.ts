@@ -63,13 +63,16 @@ class FileBlobStore implements BlobStore {
         callback(null, chunk);
       },
     });
+    const file = this.pathOf(id);
     try {
       // flush: the data is synced before the rename makes the blob visible.
       await pipeline(source, meter, createWriteStream(temp, { flags: 'wx', flush: true }));
-      const shard = path.dirname(this.pathOf(id));
-      await mkdir(shard, { recursive: true });
-      await rename(temp, this.pathOf(id));
+      const shard = path.dirname(file);
+      const madeShard = (await mkdir(shard, { recursive: true })) !== undefined;
+      await rename(temp, file);
+      // The new name is durable once its directory is synced, and a new shard's name once the root is.
       await syncDirectory(shard);
+      if (madeShard) await syncDirectory(this.dir);
     } catch (error) {
       await rm(temp, { force: true });
       if (isSlipwayError(error)) throw error;
@@ -124,27 +127,33 @@ class FileBlobStore implements BlobStore {
   }
 
   async verifyArchive(id: string): Promise<ArchiveCheck | null> {
-    if ((await this.stat(id)) === null) return null;
-    return checkArchive(this.pathOf(id));
+    checkBlobId(id);
+    const check = await checkArchive(this.pathOf(id));
+    return !check.ok && isMissing(check.cause) ? null : check;
   }
 
-  async listArchive(id: string): Promise<ArchiveEntry[] | null> {
-    if ((await this.stat(id)) === null) return null;
-    return this.withoutPath(id, () => listArchive(this.pathOf(id)));
+  listArchive(id: string): Promise<ArchiveEntry[] | null> {
+    return this.inArchive(id, (file) => listArchive(file));
   }
 
-  async readArchiveEntry(id: string, entryPath: string): Promise<Readable | null> {
-    if ((await this.stat(id)) === null) return null;
-    return this.withoutPath(id, () => readArchiveEntry(this.pathOf(id), entryPath));
+  readArchiveEntry(id: string, entryPath: string): Promise<Readable | null> {
+    return this.inArchive(id, (file) => readArchiveEntry(file, entryPath));
   }
 
-  /** Archive errors name the file; a user is shown the blob id instead. */
-  private async withoutPath<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn on the file of blob id: null when there is no such blob (whether it never
+   * existed or was deleted meanwhile). Archive errors name the file; a user is shown the
+   * blob id instead.
+   */
+  private async inArchive<T>(id: string, fn: (file: string) => Promise<T>): Promise<T | null> {
+    checkBlobId(id);
+    const file = this.pathOf(id);
     try {
-      return await fn();
+      return await fn(file);
     } catch (error) {
       if (!isSlipwayError(error, 'ARCHIVE_INVALID')) throw error;
-      throw new SlipwayError('ARCHIVE_INVALID', error.message.replaceAll(this.pathOf(id), `blob ${id}`), { cause: error });
+      if (isMissing(error.cause)) return null;
+      throw new SlipwayError('ARCHIVE_INVALID', error.message.replaceAll(file, `blob ${id}`), { cause: error });
     }
   }
 

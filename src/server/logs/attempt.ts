@@ -16,8 +16,6 @@ export class Attempt implements RenderState {
 
   loaded = false;
   loading: Promise<void> | null = null;
-  /** The files exist with an intact index header. */
-  created = false;
   baseUnixMs = 0;
   atLineStart = true;
   logFd: number | null = null;
@@ -25,10 +23,10 @@ export class Attempt implements RenderState {
 
   writtenSeq = 0;
   writtenSize = 0;
-  indexSize = 0;
   durableSeq = 0;
   durableSize = 0;
-  durableIndexSize = 0;
+  /** Bytes of the index up to its last synced record (its header when it has none); 0 while there is no index. */
+  indexSize = 0;
   /** Durably complete; completing: asked for, not yet synced. */
   complete = false;
   completing = false;
@@ -99,6 +97,11 @@ export class Attempt implements RenderState {
       this.watchers.add(wake);
       signal?.addEventListener('abort', wake, { once: true });
     });
+  }
+
+  /** The files exist with an intact index header. */
+  get created(): boolean {
+    return this.indexSize > 0;
   }
 
   get dirty(): boolean {

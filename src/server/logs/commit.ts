@@ -100,14 +100,15 @@ export class GroupCommit {
       const { logFd, indexFd } = attempt;
       if (attempt.broken !== null) throw attempt.broken;
       if (logFd === null || indexFd === null) throw new Error('its files are not open');
-      // The log bytes up to end were written before this snapshot was taken.
+      // The log bytes up to end were written before this snapshot was taken. Only this
+      // commit writes to the attempt's index until it settles; a failure leaves the
+      // record beyond indexSize, where the next writer's rollback truncates it.
       await writeAll(indexFd, [encodeRecord({ seq, end, complete })], attempt.indexSize);
-      attempt.indexSize += RECORD_BYTES;
       await Promise.all([syncData(logFd), syncData(indexFd)]);
       this.pendingBytes -= end - attempt.durableSize;
       attempt.durableSeq = seq;
       attempt.durableSize = end;
-      attempt.durableIndexSize = attempt.indexSize;
+      attempt.indexSize += RECORD_BYTES;
       attempt.complete = complete;
     } catch (error) {
       failure = new SlipwayError('INTERNAL', `could not store ${attempt.label} durably: ${messageOf(error)}`, { cause: error });

@@ -37,21 +37,31 @@ export function closeFile(fd: number): void {
 
 /** Writes every byte of buffers at position; a short write (a signal, a full disk) is resumed. */
 export async function writeAll(fd: number, buffers: readonly Buffer[], position: number): Promise<number> {
-  let pending = buffers.filter((buffer) => buffer.length > 0);
+  let pending = buffers;
   let at = position;
-  while (pending.length > 0) {
+  const end = position + buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  while (at < end) {
     const { bytesWritten } = await writevAsync(fd, pending, at);
     if (bytesWritten <= 0) throw new Error(`wrote nothing at byte ${at}`);
     at += bytesWritten;
-    let skip = bytesWritten;
-    while (pending.length > 0 && skip >= (pending[0]?.length ?? 0)) {
-      skip -= pending[0]?.length ?? 0;
-      pending = pending.slice(1);
-    }
-    const first = pending[0];
-    if (first !== undefined && skip > 0) pending = [first.subarray(skip), ...pending.slice(1)];
+    if (at < end) pending = after(pending, bytesWritten);
   }
-  return at - position;
+  return end - position;
+}
+
+/** What remains of buffers once their first count bytes are written. */
+function after(buffers: readonly Buffer[], count: number): Buffer[] {
+  let skip = count;
+  let index = 0;
+  for (const buffer of buffers) {
+    if (skip < buffer.length) break;
+    skip -= buffer.length;
+    index += 1;
+  }
+  const rest = buffers.slice(index);
+  const first = rest[0];
+  if (first !== undefined) rest[0] = first.subarray(skip);
+  return rest;
 }
 
 /** Reads up to length bytes at position; fewer only at the end of the file. */

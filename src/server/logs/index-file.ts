@@ -20,7 +20,7 @@ export const HEADER_BYTES = 24;
 const MAGIC = Buffer.from('SLWYIDX1', 'latin1');
 const FLAG_COMPLETE = 1;
 
-export type IndexRecord = { seq: number; end: number; complete: boolean };
+type IndexRecord = { seq: number; end: number; complete: boolean };
 
 function sealed(buffer: Buffer): Buffer {
   buffer.writeUInt32LE(crc32(buffer.subarray(0, 20)), 20);
@@ -59,10 +59,12 @@ function decodeRecord(buffer: Buffer, offset: number): IndexRecord | null {
   return { seq, end, complete: (buffer.readUInt32LE(offset + 16) & FLAG_COMPLETE) !== 0 };
 }
 
-/** An attempt as it stands on disk after recovery. */
-export type Recovered =
-  | { created: false }
-  | { created: true; baseUnixMs: number; record: IndexRecord; indexSize: number; atLineStart: boolean };
+/** An attempt as it stands on disk after recovery; indexSize 0: never created. */
+type Recovered = { baseUnixMs: number; record: IndexRecord; indexSize: number; atLineStart: boolean };
+
+function neverCreated(): Recovered {
+  return { baseUnixMs: 0, record: { seq: 0, end: 0, complete: false }, indexSize: 0, atLineStart: true };
+}
 
 /** Records read per step of the backward scan; the last one is nearly always intact. */
 const SCAN_RECORDS = 4096;
@@ -78,13 +80,13 @@ export async function recover(logPath: string, indexPath: string): Promise<Recov
   try {
     indexFd = await openFile(indexPath, 'update');
   } catch (error) {
-    if (isMissing(error)) return { created: false };
+    if (isMissing(error)) return neverCreated();
     throw error;
   }
   let logFd: number | null = null;
   try {
     const header = decodeHeader(await readAt(indexFd, HEADER_BYTES, 0));
-    if (header === null) return { created: false };
+    if (header === null) return neverCreated();
     try {
       logFd = await openFile(logPath, 'update');
     } catch (error) {
@@ -110,7 +112,7 @@ export async function recover(logPath: string, indexPath: string): Promise<Recov
     await truncateFile(indexFd, indexSize);
     if (logFd !== null && logSize > record.end) await truncateFile(logFd, record.end);
     const atLineStart = logFd === null || record.end === 0 || endsLine(await readAt(logFd, Math.min(record.end, MARKER_END.length), Math.max(0, record.end - MARKER_END.length)));
-    return { created: true, baseUnixMs: header.baseUnixMs, record, indexSize, atLineStart };
+    return { baseUnixMs: header.baseUnixMs, record, indexSize, atLineStart };
   } finally {
     closeFile(indexFd);
     if (logFd !== null) closeFile(logFd);

@@ -6,7 +6,7 @@ import { renderChunk, type LogChunk, type LogKey } from './chunk.js';
 import { closeFile, isMissing, openFile, readAt, syncDirectory, truncateFile, writeAll } from './files.js';
 import { GroupCommit } from './commit.js';
 import { HEADER_BYTES, encodeHeader, recover } from './index-file.js';
-import { wholeCharacters } from './utf8.js';
+import { bytesToRead, wholeCharacters } from './utf8.js';
 
 export type LogStoreOptions = {
   /** Where logs live: `<dir>/<jobId>/<attempt>.log` and `.idx`. Created when missing. */
@@ -63,15 +63,15 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
   return new FileLogStore(options);
 }
 
-function checkId(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SlipwayError('USAGE', `${name} must be a whole number of at least 0, not ${String(value)}`);
+function checkWhole(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new SlipwayError('USAGE', `${name} must be a whole number of at least ${min}, not ${String(value)}`);
   }
 }
 
 function checkKey(key: LogKey): void {
-  checkId('jobId', key.jobId);
-  checkId('attempt', key.attempt);
+  checkWhole('jobId', key.jobId, 0);
+  checkWhole('attempt', key.attempt, 0);
 }
 
 class FileLogStore implements LogStore {
@@ -96,9 +96,8 @@ class FileLogStore implements LogStore {
     this.clock = options.clock ?? Date.now;
   }
 
-  async append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }> {
-    const attempt = this.use(key);
-    try {
+  append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }> {
+    return this.using(key, async (attempt) => {
       while (this.commits.pendingBytes >= this.maxPendingBytes && this.commits.busy) await this.commits.next();
       const { target, gap } = await attempt.exclusive(() => this.write(attempt, chunks));
       await attempt.waitFor(() => attempt.durableSeq >= target);
@@ -110,40 +109,33 @@ class FileLogStore implements LogStore {
         );
       }
       return { ackedSeq: attempt.durableSeq };
-    } finally {
-      this.release(attempt);
-    }
+    });
   }
 
   async read(key: LogKey, options: { offset?: number; limit?: number } = {}): Promise<LogRead> {
     const offset = options.offset ?? 0;
     const limit = options.limit ?? DEFAULT_READ_BYTES;
-    checkId('offset', offset);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new SlipwayError('USAGE', `limit must be a whole number of at least 1, not ${limit}`);
-    const attempt = this.use(key);
-    try {
+    checkWhole('offset', offset, 0);
+    checkWhole('limit', limit, 1);
+    return this.using(key, async (attempt) => {
       await this.load(attempt);
       const { durableSize: size, complete } = attempt;
       const from = Math.min(offset, size);
       if (from >= size) return { text: '', nextOffset: from, size, complete };
-      // 3 bytes past the limit: enough to finish the character the limit cuts.
-      const bytes = await this.readBytes(attempt, from, Math.min(size, from + limit + 3) - from);
+      const bytes = await this.readBytes(attempt, from, Math.min(size - from, bytesToRead(limit)));
       const { start, end } = wholeCharacters(bytes, limit, from + bytes.length >= size);
       return { text: bytes.toString('utf8', start, end), nextOffset: from + end, size, complete };
-    } finally {
-      this.release(attempt);
-    }
+    });
   }
 
   follow(key: LogKey, offset: number, signal?: AbortSignal): AsyncIterable<string> {
     checkKey(key);
-    checkId('offset', offset);
+    checkWhole('offset', offset, 0);
     return this.pieces(key, offset, signal);
   }
 
-  async complete(key: LogKey): Promise<void> {
-    const attempt = this.use(key);
-    try {
+  complete(key: LogKey): Promise<void> {
+    return this.using(key, async (attempt) => {
       await attempt.exclusive(async () => {
         await this.ready(attempt);
         if (attempt.completing) return;
@@ -152,33 +144,19 @@ class FileLogStore implements LogStore {
         this.commits.written(attempt, 0);
       });
       await attempt.waitFor(() => attempt.complete);
-    } finally {
-      this.release(attempt);
-    }
+    });
   }
 
-  async lastSeq(key: LogKey): Promise<number> {
-    const attempt = this.use(key);
-    try {
-      await this.load(attempt);
-      return attempt.durableSeq;
-    } finally {
-      this.release(attempt);
-    }
+  lastSeq(key: LogKey): Promise<number> {
+    return this.durable(key, (attempt) => attempt.durableSeq);
   }
 
-  async size(key: LogKey): Promise<number> {
-    const attempt = this.use(key);
-    try {
-      await this.load(attempt);
-      return attempt.durableSize;
-    } finally {
-      this.release(attempt);
-    }
+  size(key: LogKey): Promise<number> {
+    return this.durable(key, (attempt) => attempt.durableSize);
   }
 
   async remove(jobId: number): Promise<void> {
-    checkId('jobId', jobId);
+    checkWhole('jobId', jobId, 0);
     for (const attempt of [...this.attempts.values()].filter((a) => a.key.jobId === jobId)) {
       attempt.pins += 1;
       try {
@@ -225,6 +203,24 @@ class FileLogStore implements LogStore {
     this.trim();
   }
 
+  /** Runs fn on the attempt for key, pinned while it runs. */
+  private async using<T>(key: LogKey, fn: (attempt: Attempt) => Promise<T>): Promise<T> {
+    const attempt = this.use(key);
+    try {
+      return await fn(attempt);
+    } finally {
+      this.release(attempt);
+    }
+  }
+
+  /** A figure of what is durable of the attempt for key. */
+  private durable<T>(key: LogKey, pick: (attempt: Attempt) => T): Promise<T> {
+    return this.using(key, async (attempt) => {
+      await this.load(attempt);
+      return pick(attempt);
+    });
+  }
+
   /** Under the attempt's lock: stores the chunks that come next, up to a gap. */
   private async write(attempt: Attempt, chunks: readonly LogChunk[]) {
     await this.ready(attempt);
@@ -232,9 +228,7 @@ class FileLogStore implements LogStore {
     const accepted: LogChunk[] = [];
     let gap: { expected: number; got: number } | null = null;
     for (const chunk of chunks) {
-      if (!Number.isSafeInteger(chunk.seq) || chunk.seq < 1) {
-        throw new SlipwayError('USAGE', `${attempt.label}: a chunk's seq must be a whole number of at least 1, not ${String(chunk.seq)}`);
-      }
+      checkWhole(`${attempt.label}: a chunk's seq`, chunk.seq, 1);
       if (chunk.seq < expected) continue;
       if (chunk.seq > expected) {
         gap = { expected, got: chunk.seq };
@@ -250,14 +244,12 @@ class FileLogStore implements LogStore {
         details: { ackedSeq: attempt.durableSeq },
       });
     }
-    await this.openForWriting(attempt, first.atMs);
+    const fd = attempt.logFd ?? (await this.openForWriting(attempt, first.atMs));
     const buffers: Buffer[] = [];
     for (const chunk of accepted) {
       const text = renderChunk(chunk, attempt);
       if (text !== '') buffers.push(Buffer.from(text, 'utf8'));
     }
-    const fd = attempt.logFd;
-    if (fd === null) throw new SlipwayError('INTERNAL', `${attempt.label} has no open file`);
     let bytes: number;
     try {
       bytes = await writeAll(fd, buffers, attempt.writtenSize);
@@ -279,7 +271,7 @@ class FileLogStore implements LogStore {
     if (attempt.broken === null) return;
     while (attempt.inFlush) await this.commits.next();
     try {
-      if (attempt.indexFd !== null) await truncateFile(attempt.indexFd, attempt.durableIndexSize);
+      if (attempt.indexFd !== null) await truncateFile(attempt.indexFd, attempt.indexSize);
       if (attempt.logFd !== null) await truncateFile(attempt.logFd, attempt.durableSize);
     } catch (error) {
       throw new SlipwayError('INTERNAL', `could not roll back ${attempt.label} after ${messageOf(attempt.broken)}: ${messageOf(error)}`, { cause: error });
@@ -297,15 +289,12 @@ class FileLogStore implements LogStore {
     if (attempt.loaded) return Promise.resolve();
     attempt.loading ??= (async () => {
       try {
-        const found = await recover(attempt.logPath, attempt.indexPath);
-        attempt.created = found.created;
-        const record = found.created ? found.record : { seq: 0, end: 0, complete: false };
-        const indexSize = found.created ? found.indexSize : 0;
-        attempt.baseUnixMs = found.created ? found.baseUnixMs : 0;
-        attempt.atLineStart = found.created ? found.atLineStart : true;
+        const { record, indexSize, baseUnixMs, atLineStart } = await recover(attempt.logPath, attempt.indexPath);
+        attempt.baseUnixMs = baseUnixMs;
+        attempt.atLineStart = atLineStart;
         attempt.writtenSeq = attempt.durableSeq = record.seq;
         attempt.writtenSize = attempt.durableSize = record.end;
-        attempt.indexSize = attempt.durableIndexSize = indexSize;
+        attempt.indexSize = indexSize;
         attempt.complete = attempt.completing = record.complete;
         attempt.loaded = true;
       } catch (error) {
@@ -317,43 +306,43 @@ class FileLogStore implements LogStore {
     return attempt.loading;
   }
 
-  /** Under the attempt's lock: the files exist and their descriptors are open. */
-  private async openForWriting(attempt: Attempt, firstAtMs: number): Promise<void> {
-    if (attempt.logFd !== null) return;
+  /** Under the attempt's lock: the files exist and their descriptors are open; returns the log's. */
+  private async openForWriting(attempt: Attempt, firstAtMs: number): Promise<number> {
+    if (attempt.logFd !== null) return attempt.logFd;
     const opened: number[] = [];
     const open = async (file: string, mode: 'update' | 'write' | 'create') => {
       const fd = await openFile(file, mode);
       opened.push(fd);
       return fd;
     };
+    let indexFd: number;
+    let logFd: number;
     try {
       if (attempt.created) {
-        attempt.indexFd = await open(attempt.indexPath, 'update');
-        attempt.logFd = await open(attempt.logPath, 'write');
+        indexFd = await open(attempt.indexPath, 'update');
+        logFd = await open(attempt.logPath, 'write');
       } else {
         const jobDir = path.dirname(attempt.logPath);
         const madeJobDir = (await mkdir(jobDir, { recursive: true })) !== undefined;
-        const indexFd = await open(attempt.indexPath, 'create');
-        const logFd = await open(attempt.logPath, 'create');
+        indexFd = await open(attempt.indexPath, 'create');
+        logFd = await open(attempt.logPath, 'create');
         const baseUnixMs = this.clock() - firstAtMs;
         await writeAll(indexFd, [encodeHeader(baseUnixMs)], 0);
         // Each commit syncs the files' data; their names need their directories synced.
         await syncDirectory(jobDir);
         if (madeJobDir) await syncDirectory(this.dir);
-        attempt.created = true;
         attempt.baseUnixMs = baseUnixMs;
-        attempt.indexSize = attempt.durableIndexSize = HEADER_BYTES;
-        attempt.indexFd = indexFd;
-        attempt.logFd = logFd;
+        attempt.indexSize = HEADER_BYTES;
       }
     } catch (error) {
       for (const fd of opened) closeFile(fd);
-      attempt.indexFd = null;
-      attempt.logFd = null;
       throw new SlipwayError('INTERNAL', `could not open ${attempt.label} for writing: ${messageOf(error)}`, { cause: error });
     }
+    attempt.indexFd = indexFd;
+    attempt.logFd = logFd;
     this.openAttempts += 1;
     this.trim();
+    return logFd;
   }
 
   private closeFiles(attempt: Attempt): void {

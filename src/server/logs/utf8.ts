@@ -42,7 +42,17 @@ function afterCharacter(bytes: Uint8Array, start: number): number {
 }
 
 /**
- * The whole characters of bytes (read at some offset of the log) within limit bytes:
+ * How many bytes to read at an offset for wholeCharacters to honour limit: 3 past it to
+ * finish the character the limit cuts, and at least the up to 3 bytes of a character
+ * the offset cut into plus the whole (up to 4 byte) character after them.
+ */
+export function bytesToRead(limit: number): number {
+  return Math.max(limit + 3, 7);
+}
+
+/**
+ * The whole characters of bytes (read at some offset of the log, bytesToRead(limit) of
+ * them unless the log ends sooner) within limit bytes:
  * start skips a character the offset cut into, end moves back to a character boundary
  * unless bytes reach the end of the log, and a limit smaller than one character still
  * takes that character, so a reader always moves forward.
