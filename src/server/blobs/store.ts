@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkArchive, listArchive, readArchiveEntry, type ArchiveCheck, type ArchiveEntry } from '../../archive/index.js';
 import { SlipwayError, isSlipwayError, messageOf } from '../../errors/index.js';
+import { isMissing, syncDirectory } from '../files/index.js';
 import { checkBlobId, isBlobId, newBlobId } from './ids.js';
 
 export type BlobInfo = { id: string; sizeBytes: number; modifiedAtMs: number };
@@ -172,17 +173,4 @@ async function removeStaleUploads(tmp: string, before: number): Promise<void> {
       if (!isMissing(error)) throw error;
     }
   }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
 }

@@ -12,7 +12,6 @@ const openAsync = promisify(fs.open);
 const writevAsync = promisify(fs.writev);
 const readAsync = promisify(fs.read);
 const fdatasyncAsync = promisify(fs.fdatasync);
-const fsyncAsync = promisify(fs.fsync);
 const ftruncateAsync = promisify(fs.ftruncate);
 const fstatAsync = promisify(fs.fstat);
 
@@ -88,16 +87,4 @@ export async function fileSize(fd: number): Promise<number> {
   return (await fstatAsync(fd)).size;
 }
 
-/** Makes the names in a directory durable (a new file's data is not enough after a power loss). */
-export async function syncDirectory(path: string): Promise<void> {
-  const fd = await openAsync(path, fs.constants.O_RDONLY);
-  try {
-    await fsyncAsync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export function isMissing(error: unknown): boolean {
-  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
-}
+export { isMissing, syncDirectory } from '../files/index.js';
