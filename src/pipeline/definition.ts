@@ -5,9 +5,10 @@
  */
 import type { Expression } from './expressions.js';
 import { DEFAULT_STAGE } from './jobs.js';
-import type { JobInstance, MatrixFilter } from './matrix.js';
+import { filterOf, type JobInstance, type MatrixFilter } from './matrix.js';
 import type { DefaultInput, JobInput, RuleInput, WorkflowRuleInput } from './schema.js';
 import { child, textOf, type TreeMap, type TreeNode } from './tree.js';
+import { HOUR_MS } from './units.js';
 import type {
   AllowFailureSpec, ArtifactsSpec, CacheSpec, DeploySpec, EnvironmentSpec, JobSpec, JobWhen, ResourcesSpec, RetryWhen, ServiceSpec, SourcePosition,
 } from './types.js';
@@ -36,7 +37,7 @@ export type NeedDefinition = {
 export type JobSettings = Pick<
   JobSpec,
   | 'beforeScript' | 'script' | 'afterScript' | 'image' | 'imageEntrypoint' | 'labels' | 'services' | 'resources' | 'timeoutMs'
-  | 'retry' | 'allowFailure' | 'when' | 'startInMs' | 'artifacts' | 'cache' | 'environment' | 'deploy' | 'interruptible' | 'coverage'
+  | 'retry' | 'when' | 'startInMs' | 'artifacts' | 'cache' | 'environment' | 'deploy' | 'interruptible' | 'coverage'
 >;
 
 export type JobDefinition = {
@@ -52,8 +53,8 @@ export type JobDefinition = {
   variables: Record<string, string>;
   /** `inherit: variables:`: whether pipeline variables apply, or which ones. */
   inheritVariables: boolean | string[];
-  /** `allow_failure` as written; settings.allowFailure adds the default of manual jobs. */
-  explicitAllowFailure: AllowFailureSpec | null;
+  /** `allow_failure` as written; null takes the default, which planning decides from `when`. */
+  allowFailure: AllowFailureSpec | null;
   settings: JobSettings;
 };
 
@@ -69,7 +70,6 @@ export function isPipelineInternal(value: unknown): value is PipelineInternal {
   return typeof value === 'object' && value !== null && (value as { format?: unknown }).format === INTERNAL_FORMAT;
 }
 
-const HOUR_MS = 3600 * 1000;
 type At = (node: TreeNode | undefined, fallback: SourcePosition) => SourcePosition;
 
 /** Variables as text, from the tree so numbers keep the form written (`3.10`). */
@@ -116,7 +116,6 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
   const image = pick('image').value;
   const services = pick('services');
   const deployNode = child(tree, 'deploy');
-  const explicitAllowFailure = input.allow_failure === undefined ? null : allowFailureOf(input.allow_failure);
   const rulesNode = child(tree, 'rules');
   return {
     name,
@@ -131,7 +130,7 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
     }) ?? null,
     variables: variablesOf(child(tree, 'variables')),
     inheritVariables: input.inherit?.variables ?? true,
-    explicitAllowFailure,
+    allowFailure: input.allow_failure === undefined ? null : allowFailureOf(input.allow_failure),
     settings: {
       beforeScript: pick('before_script').value ?? [],
       script: input.script ?? [],
@@ -143,8 +142,6 @@ export function jobDefinition({ name, position, input, tree, defaults, instances
       resources: resourcesOf(pick('resources').value),
       timeoutMs: pick('timeout').value ?? HOUR_MS,
       retry: retryOf(pick('retry').value),
-      // As in GitLab, a manual job may fail without failing the build unless it says so.
-      allowFailure: explicitAllowFailure ?? (input.when === 'manual' ? { exitCodes: null } : false),
       when: input.when ?? 'on_success',
       startInMs: input.start_in ?? null,
       artifacts: artifactsOf(pick('artifacts').value),
@@ -165,19 +162,10 @@ function needDefinition(need: NonNullable<JobInput['needs']>[number], node: Tree
     job: need.job,
     artifacts: need.artifacts ?? true,
     optional: need.optional ?? false,
-    filter: matrix === undefined ? null : filterFromTree(child(child(node, 'parallel'), 'matrix')),
+    // The schema accepted this matrix, so filterOf reads it.
+    filter: matrix === undefined ? null : filterOf(child(child(node, 'parallel'), 'matrix')),
     position: at(nameNode, fallback),
   };
-}
-
-function filterFromTree(node: TreeNode | undefined): MatrixFilter {
-  if (node?.kind !== 'seq') return [];
-  return node.items.map((item) => {
-    const filter: Record<string, string[]> = {};
-    if (item.kind !== 'map') return filter;
-    for (const [key, { value }] of item.entries) filter[key] = (value.kind === 'seq' ? value.items : [value]).map(textOf);
-    return filter;
-  });
 }
 
 function allowFailureOf(value: NonNullable<JobInput['allow_failure']>): AllowFailureSpec {

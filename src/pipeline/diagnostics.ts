@@ -1,7 +1,6 @@
 import { limits } from './limits.js';
 import type { PipelineDiagnostic, SourcePosition } from './types.js';
 
-export { parseDuration } from './units.js';
 
 /** `file:line:column: message`, the form editors and terminals turn into links. */
 export function formatDiagnostic(d: PipelineDiagnostic): string {

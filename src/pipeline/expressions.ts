@@ -42,6 +42,15 @@ class ExpressionError extends Error {
   }
 }
 
+/** `$NAME` or `${NAME}`: the name is group 1 (braced) or 2. Also expanded in `changes:` globs. */
+export const VARIABLE_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/;
+const variableAt = new RegExp(VARIABLE_REFERENCE.source, 'y');
+
+/** A variable's value; an unset variable reads as "". */
+export function variableValue(variables: Readonly<Record<string, string>>, name: string): string {
+  return Object.hasOwn(variables, name) ? (variables[name] ?? '') : '';
+}
+
 const EXAMPLE = 'expressions look like `$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE != "schedule"`';
 
 export function parseExpression(text: string): ExpressionResult {
@@ -71,8 +80,9 @@ function tokenize(text: string): Token[] {
     const start = i;
     const two = text.slice(i, i + 2);
     const previous = tokens[tokens.length - 1]?.kind;
-    let match: RegExpExecArray | null;
-    if ((match = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}|^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(text.slice(i, i + 300)))) {
+    variableAt.lastIndex = i;
+    const match = variableAt.exec(text);
+    if (match) {
       tokens.push({ kind: 'variable', name: match[1] ?? match[2] ?? '', offset: start, text: match[0] });
       i += match[0].length;
     } else if (c === '"' || c === "'") {
@@ -218,7 +228,7 @@ class Parser {
 export function evaluateExpression(expression: Expression, variables: Readonly<Record<string, string>>): boolean {
   const value = (operand: Operand): string => {
     if (operand.kind === 'string') return operand.value;
-    if (operand.kind === 'variable') return Object.hasOwn(variables, operand.name) ? (variables[operand.name] ?? '') : '';
+    if (operand.kind === 'variable') return variableValue(variables, operand.name);
     return '';
   };
   switch (expression.kind) {
@@ -231,7 +241,7 @@ export function evaluateExpression(expression: Expression, variables: Readonly<R
     case 'present':
       return value(expression.operand) !== '';
     case 'matches': {
-      const pattern = expression.pattern instanceof RegExp ? expression.pattern : regexFromVariable(value({ kind: 'variable', name: expression.pattern.variable }));
+      const pattern = expression.pattern instanceof RegExp ? expression.pattern : regexFromVariable(variableValue(variables, expression.pattern.variable));
       if (pattern === null) return expression.negate;
       return pattern.test(value(expression.left)) !== expression.negate;
     }

@@ -6,7 +6,7 @@
  */
 import type { DiagnosticList } from './diagnostics.js';
 import { limits } from './limits.js';
-import { closest } from './suggest.js';
+import { didYouMean } from './suggest.js';
 import type { TreeEntry, TreeMap, TreeNode, TreePosition } from './tree.js';
 
 /** A top-level job or template as written. */
@@ -34,12 +34,12 @@ export class ExtendsResolver {
     const known = this.resolved.get(name);
     if (known) return known;
     const extendsEntry = own.entries.get('extends');
-    const withoutExtends: TreeMap = { ...own, entries: new Map([...own.entries].filter(([key]) => key !== 'extends')) };
     if (extendsEntry === undefined) {
       const result = { map: own, complete: true };
       this.resolved.set(name, result);
       return result;
     }
+    const withoutExtends: TreeMap = { ...own, entries: new Map([...own.entries].filter(([key]) => key !== 'extends')) };
     const path = [...chain, name];
     const targets = this.targets(extendsEntry);
     let complete = targets.length > 0;
@@ -61,9 +61,7 @@ export class ExtendsResolver {
   private parent(target: { name: string; pos: TreePosition }, path: readonly string[]): ResolvedJob | null {
     const source = this.sources.get(target.name);
     if (source === undefined) {
-      const guess = closest(target.name, this.sources.keys());
-      const hint = guess === null ? '' : `; did you mean \`${guess}\`?`;
-      this.diags.add(target.pos, `\`extends\` names \`${target.name}\`, which is not defined in this file${hint}`);
+      this.diags.add(target.pos, `\`extends\` names \`${target.name}\`, which is not defined in this file${didYouMean(target.name, this.sources.keys())}`);
       return null;
     }
     const cycleStart = path.indexOf(target.name);

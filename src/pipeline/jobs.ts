@@ -78,9 +78,8 @@ function needFacts(node: TreeNode | undefined): NeedFact[] | null {
     const nameNode = item.kind === 'map' ? child(item, 'job') : item;
     const name = stringOf(nameNode);
     if (name === null || nameNode === undefined) continue;
-    const matrix = child(child(item, 'parallel'), 'matrix');
-    const matrixKey = entry(child(item, 'parallel'), 'matrix');
-    needs.push({ job: name, pos: nameNode.pos, filter: matrix === undefined ? null : filterOf(matrix), filterPos: matrixKey?.keyPos ?? null });
+    const matrix = entry(child(item, 'parallel'), 'matrix');
+    needs.push({ job: name, pos: nameNode.pos, filter: matrix === undefined ? null : filterOf(matrix.value), filterPos: matrix?.keyPos ?? null });
   }
   return needs;
 }

@@ -8,7 +8,7 @@ import type { DiagnosticList } from './diagnostics.js';
 import type { JobFacts, Owner } from './jobs.js';
 import { limits } from './limits.js';
 import { matchesFilter } from './matrix.js';
-import { closest, listOf } from './suggest.js';
+import { closest, didYouMean, listOf } from './suggest.js';
 
 export type GraphInput = {
   jobs: readonly JobFacts[];
@@ -36,7 +36,9 @@ export function checkJobGraph(input: GraphInput): void {
       capReported = true;
     }
     for (const instance of instances) {
-      const other = byInstance.get(instance.name) ?? (instance.name !== job.name ? byName.get(instance.name) : undefined);
+      // A clash between a job's own name and another job's copy is reported at the job
+      // that expands, whichever comes first in the file (byName finds a later one).
+      const other = instance.name === job.name ? undefined : (byInstance.get(instance.name) ?? byName.get(instance.name));
       if (other === job) {
         diags.add(job.keyPos, `job \`${job.name}\` makes \`${instance.name}\` twice; remove the repeated \`parallel: matrix\` values`);
       } else if (other !== undefined) {
@@ -53,10 +55,6 @@ export function checkJobGraph(input: GraphInput): void {
   checkCycles(jobs, resolve, input);
 }
 
-function stageIndex(stages: readonly string[], stage: string): number {
-  return stages.indexOf(stage);
-}
-
 function checkStage(job: JobFacts, { stages, declaredStages, diags }: GraphInput): void {
   if (stages.includes(job.stage)) return;
   const declared = declaredStages.length === 0 ? 'no stages are declared' : `declared stages: ${listOf(declaredStages)}`;
@@ -71,8 +69,7 @@ function checkStage(job: JobFacts, { stages, declaredStages, diags }: GraphInput
 
 function unknownJob(name: string, { hidden, jobs }: GraphInput): string {
   if (hidden.has(name)) return `\`${name}\`, a hidden job (its name starts with \`.\`), which never runs`;
-  const guess = closest(name, jobs.map((job) => job.name));
-  return `\`${name}\`, which is not a job in this file${guess === null ? '' : `; did you mean \`${guess}\`?`}`;
+  return `\`${name}\`, which is not a job in this file${didYouMean(name, jobs.map((job) => job.name))}`;
 }
 
 function checkNeeds(job: JobFacts, resolve: (name: string) => JobFacts | undefined, input: GraphInput): void {
@@ -86,14 +83,15 @@ function checkNeeds(job: JobFacts, resolve: (name: string) => JobFacts | undefin
       diags.add(need.pos, `\`needs\` of job \`${job.name}\` names ${unknownJob(need.job, input)}`);
       continue;
     }
-    if (stageIndex(stages, target.stage) > stageIndex(stages, job.stage) && stages.includes(job.stage)) {
+    if (stages.indexOf(target.stage) > stages.indexOf(job.stage) && stages.includes(job.stage)) {
       diags.add(need.pos, `job \`${job.name}\` (stage \`${job.stage}\`) needs \`${need.job}\` of the later stage \`${target.stage}\`; a job may only need jobs of its own or earlier stages`);
     }
-    if (need.filter !== null && target.instances !== null && target.name === need.job) {
+    const filter = need.filter;
+    if (filter !== null && target.instances !== null && target.name === need.job) {
       const at = need.filterPos ?? need.pos;
       if (!target.instances.some((instance) => instance.matrix !== null)) {
         diags.add(at, `\`needs\` of job \`${job.name}\` selects \`parallel: matrix\` values of \`${target.name}\`, which has no \`parallel: matrix\``);
-      } else if (!target.instances.some((instance) => need.filter !== null && matchesFilter(instance, need.filter))) {
+      } else if (!target.instances.some((instance) => matchesFilter(instance, filter))) {
         const names = target.instances.slice(0, 5).map((instance) => instance.name);
         diags.add(at, `\`needs\` of job \`${job.name}\` selects none of the matrix jobs of \`${target.name}\` (${listOf(names)}${target.instances.length > 5 ? '...' : ''})`);
       }
@@ -112,7 +110,7 @@ function checkDependencies(job: JobFacts, resolve: (name: string) => JobFacts | 
       if (!needed.has(target.name)) {
         diags.add(dependency.pos, `\`dependencies\` names \`${dependency.name}\`, which job \`${job.name}\` does not list in \`needs\`; a job with \`needs\` takes artifacts only from jobs it needs`);
       }
-    } else if (stages.includes(job.stage) && stageIndex(stages, target.stage) >= stageIndex(stages, job.stage)) {
+    } else if (stages.includes(job.stage) && stages.indexOf(target.stage) >= stages.indexOf(job.stage)) {
       diags.add(dependency.pos, `\`dependencies\` names \`${dependency.name}\` of stage \`${target.stage}\`, which does not finish before stage \`${job.stage}\` of job \`${job.name}\`; name a job of an earlier stage`);
     }
   }

@@ -12,7 +12,7 @@ import { DiagnosticList } from './diagnostics.js';
 import { isPipelineInternal, type JobDefinition, type PipelineInternal } from './definition.js';
 import { matchesFilter, type JobInstance } from './matrix.js';
 import { GlobCache, firstMatchingRule, type RuleContext } from './rules.js';
-import type { JobSpec, JobWhen, NeedSpec, Plan, PipelineDefinition, PlanContext, PlanOutcome, Result } from './types.js';
+import type { AllowFailureSpec, JobSpec, JobWhen, NeedSpec, Plan, PipelineDefinition, PlanContext, PlanOutcome, Result } from './types.js';
 
 export function planPipeline(def: PipelineDefinition, ctx: PlanContext): Result<PlanOutcome> {
   const diags = new DiagnosticList(def.file);
@@ -29,7 +29,7 @@ export function planPipeline(def: PipelineDefinition, ctx: PlanContext): Result<
   return { ok: false, errors: diags.sorted() };
 }
 
-type Candidate = { job: JobDefinition; instance: JobInstance; order: number; spec: JobSpec };
+type Candidate = { job: JobDefinition; instance: JobInstance; spec: JobSpec };
 
 /** The outcome, or null after reporting needs that the rules left without a job. */
 function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanContext, diags: DiagnosticList): PlanOutcome | null {
@@ -48,18 +48,17 @@ function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanCont
     pipelineVariables = { ...pipelineVariables, ...rule.variables };
   }
 
+  /** Kept copies in file order. */
   const kept: Candidate[] = [];
   const keptByDefinition = new Map<string, Candidate[]>();
-  const instanceOwner = new Map<string, JobDefinition>();
   for (const job of internal.jobs) {
-    keptByDefinition.set(job.name, []);
+    const copies: Candidate[] = [];
     for (const instance of job.instances) {
-      instanceOwner.set(instance.name, job);
-      const candidate = planInstance(job, instance, pipelineVariables, context, globs, kept.length);
-      if (candidate === null) continue;
-      kept.push(candidate);
-      keptByDefinition.get(job.name)?.push(candidate);
+      const candidate = planInstance(job, instance, pipelineVariables, context, globs);
+      if (candidate !== null) copies.push(candidate);
     }
+    keptByDefinition.set(job.name, copies);
+    kept.push(...copies);
   }
   const byName = new Map(kept.map((candidate) => [candidate.spec.name, candidate]));
 
@@ -89,7 +88,8 @@ function plan(def: PipelineDefinition, internal: PipelineInternal, ctx: PlanCont
   if (kept.every((c) => c.spec.stage === '.pre' || c.spec.stage === '.post')) {
     return { run: false, reason: 'only `.pre` and `.post` jobs would run, so this pipeline does not run' };
   }
-  const jobs = [...kept].sort((a, b) => rank(a) - rank(b) || a.order - b.order);
+  // sort is stable, so jobs of one stage keep file order.
+  const jobs = [...kept].sort((a, b) => rank(a) - rank(b));
 
   const edges: Plan['edges'] = [];
   for (const candidate of jobs) {
@@ -130,7 +130,6 @@ function planInstance(
   pipelineVariables: Record<string, string>,
   context: (variables: Record<string, string>) => RuleContext,
   globs: GlobCache,
-  order: number,
 ): Candidate | null {
   const inherit = job.inheritVariables;
   const inherited = inherit === true ? pipelineVariables
@@ -139,19 +138,20 @@ function planInstance(
   const matrix = instance.matrix === null ? null : Object.fromEntries(instance.matrix);
   let variables = { ...inherited, ...job.variables, ...matrix };
   const settings = structuredClone(job.settings);
-  let when: JobWhen = settings.when;
+  let ruleWhen: JobWhen | null = null;
+  let allowFailure: AllowFailureSpec | null = job.allowFailure;
   if (job.rules !== null) {
     const rule = firstMatchingRule(job.rules, context(variables), globs);
     if (rule === null || rule.when === 'never') return null;
-    if (rule.when !== null) {
-      // A rule's `when` replaces the job's, and with it the manual default of allow_failure.
-      when = rule.when;
-      settings.allowFailure = job.explicitAllowFailure ?? false;
-    }
-    if (rule.allowFailure !== null) settings.allowFailure = rule.allowFailure;
-    if (rule.startInMs !== null) settings.startInMs = rule.startInMs;
+    ruleWhen = rule.when;
+    allowFailure = rule.allowFailure ?? allowFailure;
+    settings.startInMs = rule.startInMs ?? settings.startInMs;
     variables = { ...variables, ...rule.variables };
   }
+  const when = ruleWhen ?? settings.when;
+  // As in GitLab, a job made manual by its own `when` may fail without failing the build
+  // unless it says so; a rule's `when` comes without that default.
+  allowFailure ??= ruleWhen === null && when === 'manual' ? { exitCodes: null } : false;
   const spec: JobSpec = {
     name: instance.name,
     definitionName: job.name,
@@ -160,11 +160,12 @@ function planInstance(
     artifactsFrom: [],
     ...settings,
     variables,
+    allowFailure,
     when,
     startInMs: when === 'delayed' ? settings.startInMs : null,
     matrix,
     parallel: instance.parallel,
     position: { ...job.position },
   };
-  return { job, instance, order, spec };
+  return { job, instance, spec };
 }

@@ -5,7 +5,7 @@
  */
 import picomatch from 'picomatch';
 import type { RuleDefinition } from './definition.js';
-import { evaluateExpression } from './expressions.js';
+import { VARIABLE_REFERENCE, evaluateExpression, variableValue } from './expressions.js';
 
 export type RuleContext = {
   variables: Readonly<Record<string, string>>;
@@ -25,29 +25,38 @@ function ruleMatches(rule: RuleDefinition, ctx: RuleContext, globs: GlobCache): 
   return true;
 }
 
-/** Compiled globs, kept for one planning run (many jobs share the same `changes:`). */
+/**
+ * Answers of globs against one planning run's file lists, kept because many jobs (and
+ * every copy of a matrix job) share the same `changes:`: each pattern list is matched
+ * against a list of thousands of changed files once, not once per job.
+ */
 export class GlobCache {
-  private readonly matchers = new Map<string, (path: string) => boolean>();
+  /** Per file list (changed or existing paths), whether each expanded pattern list matches. */
+  private readonly answers = new Map<readonly string[], Map<string, boolean>>();
 
   anyMatch(patterns: readonly string[], paths: readonly string[], variables: Readonly<Record<string, string>>): boolean {
     const expanded = patterns.map((pattern) => normalize(expandVariables(pattern, variables)));
     const key = expanded.join('\0');
-    let matcher = this.matchers.get(key);
-    if (matcher === undefined) {
-      matcher = picomatch(expanded, { dot: true });
-      this.matchers.set(key, matcher);
+    let answers = this.answers.get(paths);
+    if (answers === undefined) {
+      answers = new Map();
+      this.answers.set(paths, answers);
     }
-    const matches = matcher;
-    return paths.some((path) => matches(normalize(path)));
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      const matches = picomatch(expanded, { dot: true });
+      answer = paths.some((path) => matches(normalize(path)));
+      answers.set(key, answer);
+    }
+    return answer;
   }
 }
 
+const references = new RegExp(VARIABLE_REFERENCE.source, 'g');
+
 /** `$VAR` and `${VAR}` in a path pattern, as GitLab expands them in `changes:`. */
 function expandVariables(pattern: string, variables: Readonly<Record<string, string>>): string {
-  return pattern.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, braced: string | undefined, bare: string | undefined) => {
-    const name = braced ?? bare ?? '';
-    return Object.hasOwn(variables, name) ? (variables[name] ?? '') : '';
-  });
+  return pattern.replace(references, (_, braced: string | undefined, bare: string | undefined) => variableValue(variables, braced ?? bare ?? ''));
 }
 
 function normalize(path: string): string {

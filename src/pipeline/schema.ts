@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { parseExpression } from './expressions.js';
-import { parseDuration, parseMemoryMiB } from './units.js';
+import { WEEK_MS, parseDuration, parseMemoryMiB } from './units.js';
 
 /** Descriptions and ids for the JSON Schema, kept out of zod's global registry. */
 const docs = z.registry<{ id?: string; description?: string }>();
@@ -26,14 +26,13 @@ const variableName = z.string().regex(VARIABLE_NAME, { error: 'must be a variabl
 const nonEmpty = z.string().min(1);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'must be a string, a number or true/false' });
 
-const stringList = z
-  .union([nonEmpty, z.array(nonEmpty)], { error: 'must be a string or a list of strings' })
-  .transform((value) => (typeof value === 'string' ? [value] : value));
+/** A string or a list of them, read as a list. */
+const oneOrMany = (item: z.ZodString) =>
+  z.union([item, z.array(item)], { error: 'must be a string or a list of strings' }).transform((value) => (typeof value === 'string' ? [value] : value));
 
+const stringList = oneOrMany(nonEmpty);
 /** Entrypoints and commands: `entrypoint: [""]` is how images' entrypoints are cleared. */
-const argv = z
-  .union([z.string(), z.array(z.string())], { error: 'must be a string or a list of strings' })
-  .transform((value) => (typeof value === 'string' ? [value] : value));
+const argv = oneOrMany(z.string());
 
 type ScriptInput = string | ScriptInput[];
 const SCRIPT_MESSAGE = 'must be a string or a list of strings; quote a command that contains `: ` or starts with a YAML character such as `{`, `[`, `*`, `&`, `!`, `|`, `>`, `%` or `@`';
@@ -53,14 +52,14 @@ function duration(examples: string, options: { positive?: boolean; maxMs?: numbe
   });
 }
 
-const WEEK_MS = 7 * 24 * 3600 * 1000;
 const timeout = doc(duration('90s, 10m or 1h', { positive: true }), 'How long the job may run: `90s`, `10m`, `1h 30m`... Default 1h.');
 const startIn = doc(duration('30s, 5 minutes or 1 hour', { maxMs: WEEK_MS, maxText: '1 week' }), 'With `when: delayed`: how long to wait before starting, at most 1 week.');
 
-const memory = z.union([z.string(), z.number()], { error: 'must be a size like 512Mi, 2Gi or a number of MiB' }).transform((value, ctx) => {
+const MEMORY_MESSAGE = 'must be a size like 512Mi, 2Gi, 1G or a number of MiB';
+const memory = z.union([z.string(), z.number()], { error: MEMORY_MESSAGE }).transform((value, ctx) => {
   const mib = parseMemoryMiB(value);
   if (mib !== null) return mib;
-  ctx.addIssue({ code: 'custom', message: 'must be a size like 512Mi, 2Gi, 1G or a number of MiB' });
+  ctx.addIssue({ code: 'custom', message: MEMORY_MESSAGE });
   return z.NEVER;
 });
 

@@ -4,6 +4,10 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+/** For the default `timeout` and the longest `start_in`. */
+export const HOUR_MS = HOUR;
+export const WEEK_MS = WEEK;
 
 const durationUnits: Record<string, number> = {
   ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
@@ -11,7 +15,7 @@ const durationUnits: Record<string, number> = {
   m: MINUTE, min: MINUTE, mins: MINUTE, minute: MINUTE, minutes: MINUTE,
   h: HOUR, hr: HOUR, hrs: HOUR, hour: HOUR, hours: HOUR,
   d: DAY, day: DAY, days: DAY,
-  w: 7 * DAY, wk: 7 * DAY, wks: 7 * DAY, week: 7 * DAY, weeks: 7 * DAY,
+  w: WEEK, wk: WEEK, wks: WEEK, week: WEEK, weeks: WEEK,
   // GitLab (chronic_duration) counts a month as 30 days and a year as 365.
   mo: 30 * DAY, month: 30 * DAY, months: 30 * DAY,
   y: 365 * DAY, yr: 365 * DAY, yrs: 365 * DAY, year: 365 * DAY, years: 365 * DAY,

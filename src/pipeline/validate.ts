@@ -162,8 +162,7 @@ class IssueReporter {
       this.scope.diags.add(at, `\`${key}\` ${special}${this.context(at, path)}`);
       return;
     }
-    const container = plainAt(this.plain, path);
-    const allowed = (typeof container === 'object' && container !== null ? this.allowedKeys.get(container) : undefined) ?? [];
+    const allowed = this.allowedKeysAt(path) ?? [];
     const hint = didYouMean(key, allowed) || (allowed.length > 0 && allowed.length <= 12 ? `; expected ${listOf(allowed, 'or')}` : '');
     this.scope.diags.add(at, `unknown key \`${key}\` in ${this.container(path, at)}${hint}`);
   }
@@ -171,10 +170,15 @@ class IssueReporter {
   /** Whether the mapping at `path` has an unknown key that is a typo of `key`. */
   private misspelled(path: Path, key: string): boolean {
     const map = this.locate(path).node;
-    const container = plainAt(this.plain, path);
-    const allowed = typeof container === 'object' && container !== null ? this.allowedKeys.get(container) : undefined;
+    const allowed = this.allowedKeysAt(path);
     if (map?.kind !== 'map' || allowed === undefined) return false;
     return [...map.entries.keys()].some((written) => !allowed.includes(written) && closest(written, allowed) === key);
+  }
+
+  /** The keys the mapping at `path` allows, known when it had an unknown key. */
+  private allowedKeysAt(path: Path): string[] | undefined {
+    const container = plainAt(this.plain, path);
+    return typeof container === 'object' && container !== null ? this.allowedKeys.get(container) : undefined;
   }
 
   /** `timeout`, `artifacts.expire_in`, `needs` item 2, or the root's own name. */

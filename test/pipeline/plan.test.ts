@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePipeline, planPipeline } from '../../src/pipeline/index.js';
+import { formatDiagnostic, planPipeline } from '../../src/pipeline/index.js';
 import { FILE, PUSH_TO_MAIN, context, jobOf, namesOf, outcomeOf, parseOk, planOf, yml } from './helpers.js';
 
 const REALISTIC = yml`
@@ -233,39 +233,21 @@ describe('planPipeline stages and needs', () => {
     assert.deepEqual(jobOf(plan, 'after').needs, [{ job: 'shard 2/2', artifacts: true }]);
   });
 
+  /** `docs` runs only for tags, so a push to main excludes it; `test` needs it. */
+  const needsExcludedDocs = (needs: string): string => `docs:\n  stage: build\n  script: d\n  rules:\n    - if: $CI_COMMIT_TAG\ntest:\n  script: t\n  needs: ${needs}\n`;
+
   it('drops an optional need on a job the rules excluded', () => {
-    const plan = planOf(yml`
-      docs:
-        stage: build
-        script: d
-        rules:
-          - if: $CI_COMMIT_TAG
-      test:
-        script: t
-        needs:
-          - job: docs
-            optional: true
-    `);
+    const plan = planOf(needsExcludedDocs('[{ job: docs, optional: true }]'));
     assert.deepEqual(namesOf(plan), ['test']);
     assert.deepEqual(jobOf(plan, 'test').needs, []);
   });
 
   it('reports a need on a job the rules excluded at the need', () => {
-    const result = planPipeline(parseOk(yml`
-      docs:
-        stage: build
-        script: d
-        rules:
-          - if: $CI_COMMIT_TAG
-      test:
-        script: t
-        needs: [docs]
-    `), PUSH_TO_MAIN);
-    assert.equal(result.ok, false);
+    const result = planPipeline(parseOk(needsExcludedDocs('[docs]')), PUSH_TO_MAIN);
     assert.ok(!result.ok);
-    assert.equal(result.errors.length, 1);
-    assert.deepEqual({ ...result.errors[0], message: undefined }, { file: FILE, line: 8, column: 11, message: undefined });
-    assert.match(result.errors[0]?.message ?? '', /job `test` needs `docs`, which the rules excluded.*optional: true/);
+    assert.deepEqual(result.errors.map(formatDiagnostic), [
+      `${FILE}:8:11: job \`test\` needs \`docs\`, which the rules excluded from this pipeline; add \`optional: true\` to the need or change the rules`,
+    ]);
   });
 
   it('narrows artifacts of a job with needs to its `dependencies`', () => {
@@ -297,7 +279,7 @@ describe('planPipeline stages and needs', () => {
 
   it('does not run a pipeline of only .pre and .post jobs', () => {
     const outcome = outcomeOf('a:\n  stage: .pre\n  script: a\n');
-    assert.equal(outcome.run, false);
+    assert.ok(!outcome.run && /only `.pre` and `.post` jobs/.test(outcome.reason));
   });
 });
 
@@ -444,7 +426,7 @@ describe('planPipeline job settings', () => {
     assert.deepEqual(job.retry, { max: 2, when: ['always'] });
   });
 
-  it('lets a manual job fail by default, unless it or its rule says otherwise', () => {
+  it('lets a job made manual by its own `when` fail by default, unless it says otherwise', () => {
     const plan = planOf(yml`
       manual:
         script: x
@@ -453,22 +435,37 @@ describe('planPipeline job settings', () => {
         script: x
         when: manual
         allow_failure: false
+      rule-without-when:
+        script: x
+        when: manual
+        rules:
+          - if: $CI_COMMIT_BRANCH
       by-rule:
         script: x
         rules:
           - when: manual
+      manual-by-rule-too:
+        script: x
+        when: manual
+        rules:
+          - when: manual
+      rule-allows:
+        script: x
+        rules:
+          - when: manual
+            allow_failure: { exit_codes: [2] }
     `);
     assert.deepEqual(jobOf(plan, 'manual').allowFailure, { exitCodes: null });
     assert.equal(jobOf(plan, 'strict').allowFailure, false);
+    assert.deepEqual(jobOf(plan, 'rule-without-when').allowFailure, { exitCodes: null });
     assert.equal(jobOf(plan, 'by-rule').allowFailure, false);
+    assert.equal(jobOf(plan, 'manual-by-rule-too').allowFailure, false);
+    assert.deepEqual(jobOf(plan, 'rule-allows').allowFailure, { exitCodes: [2] });
   });
 
   it('refuses a definition it did not make', () => {
     const result = planPipeline({ file: 'x.yml', stages: [], variables: {}, jobNames: [], internal: {} }, context());
-    assert.equal(result.ok, false);
-  });
-
-  it('never plans a definition that failed to parse', () => {
-    assert.equal(parsePipeline('job: {}\n', FILE).ok, false);
+    assert.ok(!result.ok);
+    assert.deepEqual(result.errors.map(formatDiagnostic), ['x.yml:1:1: this pipeline definition was not made by parsePipeline']);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDiagnostic, parseDuration } from '../../src/pipeline/index.js';
+import { parseDuration } from '../../src/pipeline/index.js';
 import { jobOf, planOf } from './helpers.js';
 
 const SECOND = 1000;
@@ -43,12 +43,6 @@ describe('parseDuration', () => {
       assert.equal(parseDuration(text), expected);
     });
   }
-});
-
-describe('formatDiagnostic', () => {
-  it('writes file:line:column: message', () => {
-    assert.equal(formatDiagnostic({ file: '.slipway.yml', line: 3, column: 7, message: 'bad' }), '.slipway.yml:3:7: bad');
-  });
 });
 
 describe('resources: memory', () => {
