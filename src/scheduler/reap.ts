@@ -1,0 +1,67 @@
+import type { AgentTemplate } from '../engines/index.js';
+
+export type ReapAgent = {
+  id: number;
+  engine: string;
+  template: string;
+  /** Running a job now. */
+  busy: boolean;
+  /** When its last job ended (or it connected); null: not idle yet (still starting). */
+  idleSince: number | null;
+  jobsRun: number;
+};
+
+export type ReapInput = {
+  /** Now, ms since the epoch. */
+  now: number;
+  agents: readonly ReapAgent[];
+  engines: ReadonlyArray<{ name: string; templates: ReadonlyArray<Pick<AgentTemplate, 'name' | 'minIdle' | 'idleMinutes' | 'maxJobsPerAgent'>> }>;
+};
+
+export type Reap = { agentId: number; reason: 'idle' | 'max_jobs' };
+
+type Policy = { minIdle: number; idleMs: number; maxJobsPerAgent: number };
+
+// An agent whose template is no longer configured: nothing keeps it once idle.
+const UNKNOWN_TEMPLATE: Policy = { minIdle: 0, idleMs: 0, maxJobsPerAgent: 0 };
+
+/**
+ * Which agents to stop. A busy agent is never stopped. An agent that has run
+ * maxJobsPerAgent jobs (when > 0) is stopped as soon as it is not busy. An idle agent is
+ * stopped once idle for idleMinutes, except the `minIdle` most recently idle agents of its
+ * template, which stay as the warm pool. Results are ordered by agent id.
+ */
+export function planReaping(input: ReapInput): Reap[] {
+  const policies = new Map<string, Policy>();
+  for (const engine of input.engines) {
+    for (const t of engine.templates) {
+      policies.set(templateKey(engine.name, t.name), { minIdle: t.minIdle, idleMs: t.idleMinutes * 60_000, maxJobsPerAgent: t.maxJobsPerAgent });
+    }
+  }
+  const reaps: Reap[] = [];
+  const idleByTemplate = new Map<string, ReapAgent[]>();
+  for (const agent of input.agents) {
+    if (agent.busy) continue;
+    const key = templateKey(agent.engine, agent.template);
+    const policy = policies.get(key) ?? UNKNOWN_TEMPLATE;
+    if (policy.maxJobsPerAgent > 0 && agent.jobsRun >= policy.maxJobsPerAgent) {
+      reaps.push({ agentId: agent.id, reason: 'max_jobs' });
+    } else if (agent.idleSince !== null) {
+      const idle = idleByTemplate.get(key);
+      if (idle === undefined) idleByTemplate.set(key, [agent]);
+      else idle.push(agent);
+    }
+  }
+  for (const [key, idle] of idleByTemplate) {
+    const policy = policies.get(key) ?? UNKNOWN_TEMPLATE;
+    const oldestFirst = idle.sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0) || a.id - b.id);
+    for (const agent of oldestFirst.slice(0, Math.max(0, oldestFirst.length - policy.minIdle))) {
+      if (input.now - (agent.idleSince ?? input.now) >= policy.idleMs) reaps.push({ agentId: agent.id, reason: 'idle' });
+    }
+  }
+  return reaps.sort((a, b) => a.agentId - b.agentId);
+}
+
+function templateKey(engine: string, template: string): string {
+  return JSON.stringify([engine, template]);
+}
