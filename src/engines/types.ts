@@ -9,7 +9,12 @@
  *    that a crash between the two leaves a trace to reconcile.
  *  - launch() resolves once the engine has accepted the task (the process or container
  *    exists); the agent inside then connects to the server on its own. It rejects with
- *    ENGINE_UNAVAILABLE when the engine cannot start anything now.
+ *    ENGINE_UNAVAILABLE when the engine cannot start anything now, and with USAGE when
+ *    the spec names a template the engine does not have (the message lists the ones it
+ *    has) or an agent name it cannot use.
+ *  - Every engine starts the agent as `agent --server <url> --name <agentName> ...` with
+ *    the token in the environment (SLIPWAY_AGENT_TOKEN), never in its arguments, plus
+ *    SLIPWAY_ENGINE_NAME, SLIPWAY_ENGINE_TASK_ID and the spec's env.
  *  - stop(taskId) is idempotent: it succeeds for a task that already ended, was stopped
  *    before, or never fully started (a launch that half failed), and for an unknown id.
  *    It resolves when the task has ended (after a grace period, the task is killed).
@@ -19,6 +24,9 @@
  *    the server can adopt the tasks its store knows and stop the others.
  *  - onTaskEvent() listeners hear each task's transition to `exited` exactly once per
  *    engine instance, in any order relative to stop() resolving. Listeners must not throw.
+ *    A transition is one the instance saw: a task it launched, or one list() showed it
+ *    running (adopted) — a task already exited when first listed is only listed so.
+ *    Events are not buffered: a listener hears what happens after it subscribed.
  *  - Methods may be called concurrently; close() stops watching (it does not stop tasks).
  */
 
@@ -72,7 +80,7 @@ export type EngineTask = {
   state: TaskState;
   startedAt: number;
   exitCode: number | null;
-  /** Why it ended, when known: 'stopped', 'exited', 'oom', 'lost'. */
+  /** Why it ended, when known: 'stopped' (by stop()), 'exited' (by itself), 'oom', 'lost'. */
   reason: string | null;
 };
 
