@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { SlipwayError } from '../errors/index.js';
 import { expectingViolations } from './constraints.js';
 import { touched, type StoreContext } from './context.js';
 import type { ArtifactsTable } from './database.js';
@@ -24,7 +25,7 @@ export type Artifact = {
 export type NewArtifact = Omit<Artifact, 'createdAt' | 'expiresAt'> & { expiresAt?: number | null };
 
 export type Artifacts = {
-  /** Throws CONFLICT on a reused id, NOT_FOUND when the job or build does not exist. */
+  /** Throws CONFLICT on a reused id, NOT_FOUND when the job does not exist or belongs to another build. */
   create(input: NewArtifact): Promise<Artifact>;
   get(id: string): Promise<Artifact | null>;
   /** Oldest first. */
@@ -55,6 +56,11 @@ export function artifacts(ctx: StoreContext): Artifacts {
   const { db } = ctx;
   return {
     async create(input) {
+      const missing = `job ${input.jobId} of build ${input.buildId} does not exist`;
+      // build_id repeats the job's build (listByBuild needs no join), so it must be that build.
+      // A build never changes under its job; a job deleted in between trips the foreign key.
+      const job = await db.selectFrom('jobs').select('build_id').where('id', '=', input.jobId).executeTakeFirst();
+      if (job?.build_id !== input.buildId) throw new SlipwayError('NOT_FOUND', missing);
       const row = await expectingViolations(
         () =>
           db
@@ -75,7 +81,7 @@ export function artifacts(ctx: StoreContext): Artifacts {
             .executeTakeFirstOrThrow(),
         {
           unique: `an artifact with id ${input.id} already exists; generate a new random id`,
-          foreignKey: `job ${input.jobId} of build ${input.buildId} does not exist`,
+          foreignKey: missing,
         },
       );
       return toArtifact(row);

@@ -3,7 +3,7 @@ import { SlipwayError } from '../errors/index.js';
 type Violation = 'unique' | 'foreign_key';
 
 /** Which integrity constraint a database error reports, on either database. */
-export function violationOf(error: unknown): Violation | null {
+function violationOf(error: unknown): Violation | null {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   switch (code) {
     case '23505': // PostgreSQL unique_violation

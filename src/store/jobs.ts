@@ -209,8 +209,8 @@ export function jobs(ctx: StoreContext): Jobs {
       const row = await db
         .selectFrom('jobs')
         .select([
-          sql<number>`sum(case when status = 'pending' then 1 else 0 end)`.as('pending'),
-          sql<number>`sum(case when status = 'running' then 1 else 0 end)`.as('running'),
+          sql<number | null>`sum(case when status = 'pending' then 1 else 0 end)`.as('pending'),
+          sql<number | null>`sum(case when status = 'running' then 1 else 0 end)`.as('running'),
           sql<number | null>`min(case when status = 'pending' then queued_at end)`.as('oldest'),
         ])
         .where('status', 'in', ['pending', 'running'])

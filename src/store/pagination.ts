@@ -29,7 +29,7 @@ export function pageLimit(request: PageRequest): number {
  * the last row served. Keyset, not offset: rows inserted while a client pages through do
  * not shift the pages it has not read yet.
  */
-export function encodeCursor(list: string, key: string | number): string {
+function encodeCursor(list: string, key: string | number): string {
   return Buffer.from(JSON.stringify([list, key])).toString('base64url');
 }
 

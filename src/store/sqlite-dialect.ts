@@ -13,7 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { SlipwayError } from '../errors/index.js';
 
 /**
- * Kysely's SQLite dialect with two changes the store relies on:
+ * Kysely's SQLite dialect with three changes the store relies on:
  *
  * - Transactions begin IMMEDIATE: the write lock is taken at BEGIN, so two writers (two
  *   processes, or two Store instances on one file) queue at the start instead of one of them
@@ -23,17 +23,28 @@ import { SlipwayError } from '../errors/index.js';
  *   the same process (a transaction awaiting between statements) it could never finish.
  *   The connection runs with busy_timeout = 0 and the driver retries a busy BEGIN, or a busy
  *   statement outside a transaction, with backoff until busyTimeoutMs has passed.
+ * - The adapter says DDL is transactional, as it is in SQLite. Kysely's says not, and its
+ *   migrator then runs migrations outside a transaction: a failed one would leave half its
+ *   tables behind, and two processes starting on a new file would both migrate it. In one
+ *   IMMEDIATE transaction a migration commits whole or not at all, and the second process
+ *   waits at BEGIN, then finds nothing to do.
  *
  * One connection per database handle, used by one caller at a time (a FIFO mutex), as in
  * Kysely's own SQLite driver.
  */
 export function sqliteDialect(database: BetterSqlite3.Database, busyTimeoutMs: number): Dialect {
   return {
-    createAdapter: () => new SqliteAdapter(),
+    createAdapter: () => new TransactionalDdlAdapter(),
     createDriver: () => new SqliteDriver(database, busyTimeoutMs),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
+}
+
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
 }
 
 class SqliteDriver implements Driver {

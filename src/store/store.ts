@@ -4,7 +4,7 @@ import { artifacts, type Artifacts } from './artifacts.js';
 import { attempts, type Attempts } from './attempts.js';
 import { builds, type Builds } from './builds.js';
 import { caches, type Caches } from './caches.js';
-import type { DialectName, StoreContext } from './context.js';
+import { atomic, type DialectName, type StoreContext } from './context.js';
 import type { Database } from './database.js';
 import { engineLaunches, type EngineLaunches } from './engine-launches.js';
 import { events, type Events } from './events.js';
@@ -76,7 +76,7 @@ export function makeStore(db: Kysely<Database>, dialect: DialectName, clock: () 
   return {
     ...operations(ctx),
     transaction(fn) {
-      return db.transaction().execute((trx) => fn(operations({ ...ctx, db: trx, inTransaction: true })));
+      return atomic(ctx, (tx) => fn(operations(tx)));
     },
     close() {
       closing ??= db.destroy();

@@ -61,10 +61,10 @@ const listed = ['id', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'r
 export function tokens(ctx: StoreContext): Tokens {
   const { db } = ctx;
 
+  /** Tokens neither revoked nor expired at `now`. */
   function active(now: number) {
     return db
       .selectFrom('tokens')
-      .select(listed)
       .where('revoked_at', 'is', null)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
   }
@@ -98,7 +98,7 @@ export function tokens(ctx: StoreContext): Tokens {
     },
 
     async findActiveByHash(tokenHash, now) {
-      const row = await active(now).where('token_hash', '=', tokenHash).executeTakeFirst();
+      const row = await active(now).select(listed).where('token_hash', '=', tokenHash).executeTakeFirst();
       return row === undefined ? null : toToken(row);
     },
 
@@ -133,12 +133,9 @@ export function tokens(ctx: StoreContext): Tokens {
 
     async countAdmins(now) {
       // scopes is a JSON array of known words, so matching the quoted word is exact.
-      const row = await db
-        .selectFrom('tokens')
+      const row = await active(now)
         .select((eb) => eb.fn.countAll<number>().as('admins'))
         .where('kind', '=', 'api')
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
         .where('scopes', 'like', '%"admin"%')
         .executeTakeFirstOrThrow();
       return Number(row.admins);

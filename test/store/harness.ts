@@ -5,16 +5,13 @@ import { isSlipwayError } from '../../src/errors/index.js';
 import type { NewJob, Store } from '../../src/store/index.js';
 
 /** A clock the test moves by hand; every store of one test database reads it. */
-export type TestClock = { now(): number; advance(ms: number): number; set(ms: number): void };
+export type TestClock = { now(): number; advance(ms: number): number };
 
 export function testClock(start = 1_700_000_000_000): TestClock {
   let current = start;
   return {
     now: () => current,
     advance: (ms) => (current += ms),
-    set: (ms) => {
-      current = ms;
-    },
   };
 }
 

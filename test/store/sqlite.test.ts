@@ -79,6 +79,27 @@ describe('store on an SQLite file', () => {
     }
   });
 
+  it('rolls a failed migration back completely, so the next start can apply it', async () => {
+    const file = path.join(dir, 'half-migrated.db');
+    const raw = new BetterSqlite3(file);
+    try {
+      // A table in the way makes the first migration fail after it has created others.
+      raw.exec('create table agents (id integer primary key)');
+      await rejectsWith(openStore({ url: `sqlite:${file}` }), 'INTERNAL', /migration 0001-initial failed, nothing was changed/);
+      const tables = raw.prepare("select name from sqlite_master where type = 'table' and name = 'projects'").all();
+      assert.deepEqual(tables, [], 'no table of the failed migration is left');
+      raw.exec('drop table agents');
+    } finally {
+      raw.close();
+    }
+    const store = await openStore({ url: `sqlite:${file}` });
+    try {
+      assert.ok(await aProject(store));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('waits for another connection to finish its write transaction instead of failing', async () => {
     const file = path.join(dir, 'locked.db');
     const store = await openStore({ url: `sqlite:${file}` });

@@ -85,6 +85,7 @@ export function accessTests(target: StoreTarget): void {
       assert.deepEqual(await t.store.tokens.findActiveByHash(sha256(secret), t.database.clock.now()), token);
       assert.equal(await t.store.tokens.findActiveByHash(secret, t.database.clock.now()), null);
       const listed = await t.store.tokens.list({ kind: 'api' });
+      assert.deepEqual(listed.items.find((item) => item.id === token.id), token);
       for (const item of listed.items) assert.ok(!Object.values(item).includes(sha256(secret)));
     });
 

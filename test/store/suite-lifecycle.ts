@@ -30,6 +30,18 @@ export function lifecycleTests(target: StoreTarget): void {
       }
     });
 
+    it('opens a new database from two stores at once, migrating it once', async () => {
+      // Two servers starting together on one new database: neither may trip over the other's migration.
+      const database = await target.freshDatabase();
+      try {
+        const [a, b] = await Promise.all([database.open(), database.open()]);
+        const project = await aProject(a);
+        assert.deepEqual(await b.projects.get(project.id), project);
+      } finally {
+        await database.drop();
+      }
+    });
+
     it('commits every write of a transaction together, or none when it throws', async () => {
       const kept = await t.store.transaction(async (tx) => {
         const project = await aProject(tx);
@@ -58,8 +70,10 @@ export function lifecycleTests(target: StoreTarget): void {
     });
 
     it('hands out ids, times and counts as JavaScript numbers', async () => {
-      const { build, jobs } = await aBuild(t.store);
-      for (const value of [build.id, build.projectId, build.createdAt, jobs[0]?.id, jobs[0]?.queuedAt, jobs[0]?.cpus ?? 0]) {
+      const { build, jobs } = await aBuild(t.store, [aJob('test', { cpus: 1.5 })]);
+      const [job] = jobs;
+      assert.ok(job);
+      for (const value of [build.id, build.projectId, build.createdAt, job.id, job.queuedAt, job.cpus]) {
         assert.equal(typeof value, 'number');
       }
       assert.equal(typeof (await t.store.jobs.queueStats()).pendingJobs, 'number');

@@ -143,6 +143,15 @@ export function recordTests(target: StoreTarget): void {
       await rejectsWith(t.store.artifacts.create(input), 'CONFLICT', /new random id/);
       await rejectsWith(t.store.artifacts.create({ ...input, id: unique('x'), jobId: 987654 }), 'NOT_FOUND');
     });
+
+    it('refuses an artifact whose job belongs to another build with NOT_FOUND', async () => {
+      const { jobs } = await aBuild(t.store);
+      const other = await aBuild(t.store);
+      const jobId = jobs[0]?.id ?? 0;
+      const input = { id: unique('stray'), jobId, buildId: other.build.id, attempt: 1, name: 'n', sizeBytes: 1, fileCount: 1, storagePath: 'p' };
+      await rejectsWith(t.store.artifacts.create(input), 'NOT_FOUND', new RegExp(`job ${jobId} of build ${other.build.id} does not exist`));
+      assert.deepEqual(await t.store.artifacts.listByBuild(other.build.id), []);
+    });
   });
 
   describe('caches', () => {
