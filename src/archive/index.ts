@@ -21,7 +21,6 @@ export {
   checkArchive,
   inspectArchive,
   listArchive,
-  DEFAULT_MAX_LIST_ENTRIES,
   type ArchiveCheck,
   type ArchiveEntry,
   type ArchiveEntryType,

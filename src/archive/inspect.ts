@@ -72,7 +72,7 @@ export async function inspectArchive(file: string): Promise<{ entries: number; f
 }
 
 /** A listing holds every entry in memory; an archive with more entries is refused. */
-export const DEFAULT_MAX_LIST_ENTRIES = 100_000;
+const DEFAULT_MAX_LIST_ENTRIES = 100_000;
 
 /**
  * The entries of an archive, in archive order, after the same checks as extraction:

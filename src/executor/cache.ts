@@ -73,7 +73,7 @@ export function sanitizeCacheKey(raw: string): string {
 }
 
 /** Whether key is what sanitizeCacheKey produces: usable as a file name as it is. */
-export function isSafeCacheKey(key: string): boolean {
+function isSafeCacheKey(key: string): boolean {
   return (
     key !== '' &&
     key !== '.' &&
@@ -135,62 +135,52 @@ export function matchesOutcome(when: OutcomeWhen, outcome: 'success' | 'failed')
   return when === 'always' || (when === 'on_success') === (outcome === 'success');
 }
 
+/** Where a job's caches are restored into and saved from. */
+export type CacheContext = { store: CacheStore; projectDir: string; tmpDir: string; output: JobOutput };
+
 /** Restores one cache; a miss is a normal line. Throws CACHE_FAILED or ARCHIVE_INVALID. */
-export async function restoreCache(
-  cache: ResolvedCache,
-  store: CacheStore,
-  projectDir: string,
-  tmpDir: string,
-  output: JobOutput,
-): Promise<void> {
+export async function restoreCache(cache: ResolvedCache, { store, projectDir, tmpDir, output }: CacheContext): Promise<void> {
   output.system(`Checking cache for ${cache.key}...`);
-  const archive = join(tmpDir, `cache-${randomBytes(4).toString('hex')}.tar.gz`);
-  try {
-    let found: boolean;
-    try {
-      found = await store.fetch(cache.key, archive);
-    } catch (error) {
-      throw new SlipwayError('CACHE_FAILED', `the cache store could not fetch '${cache.key}': ${messageOf(error)}`, {
-        cause: error,
-      });
-    }
-    if (!found) {
+  await withArchiveFile(tmpDir, async (archive) => {
+    if (!(await callStore('fetch', cache.key, () => store.fetch(cache.key, archive)))) {
       output.system(`No cache found for ${cache.key}`);
       return;
     }
     const { files } = await extractArchive(archive, projectDir);
     output.system(`Restored cache ${cache.key} (${plural(files, 'file')})`);
-  } finally {
-    await rm(archive, { force: true });
-  }
+  });
 }
 
 /** Packs and stores one cache; nothing to pack is a warning. Throws CACHE_FAILED. */
-export async function saveCache(
-  cache: ResolvedCache,
-  store: CacheStore,
-  projectDir: string,
-  tmpDir: string,
-  output: JobOutput,
-): Promise<void> {
+export async function saveCache(cache: ResolvedCache, { store, projectDir, tmpDir, output }: CacheContext): Promise<void> {
   const collected = await collectPaths(projectDir, cache.paths, []);
   for (const warning of collected.warnings) output.warning(warning);
   if (collected.entries.length === 0) {
     output.warning(`nothing to cache for ${cache.key}: no file matches ${cache.paths.join(', ') || '(no paths)'}`);
     return;
   }
+  await withArchiveFile(tmpDir, async (archive) => {
+    const { sizeBytes } = await packArchive(projectDir, collected.entries, archive);
+    await callStore('save', cache.key, () => store.store(cache.key, archive));
+    output.system(`Saved cache ${cache.key} (${plural(collected.files, 'file')}, ${formatBytes(sizeBytes)})`);
+  });
+}
+
+/** Runs fn with the path of a new archive file in tmpDir, and removes the file after. */
+async function withArchiveFile(tmpDir: string, fn: (archive: string) => Promise<void>): Promise<void> {
   const archive = join(tmpDir, `cache-${randomBytes(4).toString('hex')}.tar.gz`);
   try {
-    const { sizeBytes } = await packArchive(projectDir, collected.entries, archive);
-    try {
-      await store.store(cache.key, archive);
-    } catch (error) {
-      throw new SlipwayError('CACHE_FAILED', `the cache store could not save '${cache.key}': ${messageOf(error)}`, {
-        cause: error,
-      });
-    }
-    output.system(`Saved cache ${cache.key} (${plural(collected.files, 'file')}, ${formatBytes(sizeBytes)})`);
+    await fn(archive);
   } finally {
     await rm(archive, { force: true });
+  }
+}
+
+/** Calls the cache store; what it throws becomes CACHE_FAILED naming the key. */
+async function callStore<T>(verb: 'fetch' | 'save', key: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new SlipwayError('CACHE_FAILED', `the cache store could not ${verb} '${key}': ${messageOf(error)}`, { cause: error });
   }
 }

@@ -1,3 +1,4 @@
+import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
@@ -22,6 +23,9 @@ export type Collected = {
   warnings: string[];
 };
 
+/** What a directory entry is, as lstat or readdir (which has it for free) tell. */
+type Kind = Pick<Stats | Dirent, 'isDirectory' | 'isFile' | 'isSymbolicLink'>;
+
 export async function collectPaths(
   root: string,
   patterns: readonly string[],
@@ -29,22 +33,28 @@ export async function collectPaths(
 ): Promise<Collected> {
   const warnings: string[] = [];
   const excludeGlobs = exclude.map(normalizePattern).filter((pattern): pattern is string => pattern !== null);
-  const isExcludedGlob = excludeGlobs.length > 0 ? picomatch(excludeGlobs, { dot: true }) : () => false;
-  const excluded = (rel: string): boolean => ancestorsAndSelf(rel).some((path) => isExcludedGlob(path));
+  const isExcluded = excludeGlobs.length > 0 ? picomatch(excludeGlobs, { dot: true }) : () => false;
   const found = new Map<string, 'dir' | 'file'>();
 
-  const addTree = async (rel: string): Promise<void> => {
-    if (found.has(rel) || excluded(rel)) return;
-    const stats = await lstat(join(root, rel));
-    if (stats.isSymbolicLink()) {
-      const target = await readlink(join(root, rel));
-      const problem = linkTargetProblem(rel.split('/').length - 1, target);
+  /** The entries of a directory that no exclusion matches; rel's own ancestors are checked already. */
+  const children = async (rel: string): Promise<Array<{ rel: string; name: string; kind: Kind }>> => {
+    const entries = await readdir(rel === '' ? root : join(root, rel), { withFileTypes: true });
+    return entries
+      .map((entry) => ({ rel: rel === '' ? entry.name : `${rel}/${entry.name}`, name: entry.name, kind: entry }))
+      .filter((child) => !isExcluded(child.rel));
+  };
+
+  /** Adds rel and everything under it; neither rel nor an ancestor of it is excluded. */
+  const addTree = async (rel: string, kind: Kind): Promise<void> => {
+    if (found.has(rel)) return;
+    if (kind.isSymbolicLink()) {
+      const problem = linkTargetProblem(rel.split('/').length - 1, await readlink(join(root, rel)));
       if (problem === null) found.set(rel, 'file');
       else warnings.push(`skipped '${rel}': ${problem}`);
-    } else if (stats.isDirectory()) {
+    } else if (kind.isDirectory()) {
       found.set(rel, 'dir');
-      for (const child of await readdir(join(root, rel))) await addTree(`${rel}/${child}`);
-    } else if (stats.isFile()) {
+      for (const child of await children(rel)) await addTree(child.rel, child.kind);
+    } else if (kind.isFile()) {
       found.set(rel, 'file');
     } else {
       warnings.push(`skipped '${rel}': not a file, directory or symbolic link`);
@@ -52,15 +62,15 @@ export async function collectPaths(
   };
 
   const walk = async (dir: string, matches: (rel: string) => boolean): Promise<void> => {
-    const children = await readdir(dir === '' ? root : join(root, dir), { withFileTypes: true });
-    for (const child of children) {
-      const rel = dir === '' ? child.name : `${dir}/${child.name}`;
-      if (child.isDirectory() && child.name === '.git') continue;
-      if (matches(rel)) await addTree(rel);
-      else if (child.isDirectory()) await walk(rel, matches);
+    for (const child of await children(dir)) {
+      if (child.name === '.git' && child.kind.isDirectory()) continue;
+      if (matches(child.rel)) await addTree(child.rel, child.kind);
+      else if (child.kind.isDirectory()) await walk(child.rel, matches);
     }
   };
 
+  // Globs with the same base share one walk: `**/*.xml` and `**/*.html` read the tree once.
+  const globsByBase = new Map<string, string[]>();
   for (const original of patterns) {
     const pattern = normalizePattern(original);
     if (pattern === null) {
@@ -69,15 +79,25 @@ export async function collectPaths(
     }
     const scan = picomatch.scan(pattern);
     const base = scan.isGlob ? scan.base : pattern;
+    const sameBase = globsByBase.get(base);
+    if (scan.isGlob && sameBase !== undefined) {
+      sameBase.push(pattern);
+      continue;
+    }
     // The way to the base must be real directories, or a link would let a pattern
     // collect files from outside the project directory. A literal path may itself
     // be a link: it is then collected as a link.
-    const way = await wayTo(root, base, scan.isGlob ? 'directory' : 'anything');
-    if (way === 'link') warnings.push(`ignored the path '${original}': it goes through a symbolic link`);
-    if (way !== 'ok') continue;
-    if (scan.isGlob) await walk(base, picomatch(pattern, { dot: true }));
-    else await addTree(pattern);
+    const reached = await reach(root, base);
+    if (reached === 'missing') continue;
+    if (reached === 'link' || (scan.isGlob && reached.isSymbolicLink())) {
+      warnings.push(`ignored the path '${original}': it goes through a symbolic link`);
+      continue;
+    }
+    if (ancestorsAndSelf(base).some((path) => isExcluded(path))) continue;
+    if (!scan.isGlob) await addTree(pattern, reached);
+    else if (reached.isDirectory()) globsByBase.set(base, [pattern]);
   }
+  for (const [base, globs] of globsByBase) await walk(base, picomatch(globs, { dot: true }));
 
   const entries = [...found.keys()].sort();
   return { entries, files: entries.filter((entry) => found.get(entry) === 'file').length, warnings };
@@ -94,23 +114,25 @@ export function normalizePattern(pattern: string): string | null {
 }
 
 function ancestorsAndSelf(rel: string): string[] {
+  if (rel === '') return [];
   const segments = rel.split('/');
   return segments.map((_, index) => segments.slice(0, index + 1).join('/'));
 }
 
 /**
- * Whether rel can be reached from root through real directories only, and is
- * itself a real directory (or, for 'anything', exists at all).
+ * rel's own lstat when it can be reached from root through real directories only;
+ * 'link' when the way goes through a symbolic link, 'missing' when it is not there.
  */
-async function wayTo(root: string, rel: string, last: 'directory' | 'anything'): Promise<'ok' | 'missing' | 'link'> {
-  if (rel === '') return 'ok';
-  const chain = ancestorsAndSelf(rel);
-  for (const [index, path] of chain.entries()) {
-    const stats = await lstat(join(root, path)).catch(() => null);
+async function reach(root: string, rel: string): Promise<Kind | 'missing' | 'link'> {
+  let stats: Stats | null = null;
+  for (const path of ancestorsAndSelf(rel)) {
+    if (stats !== null && stats.isSymbolicLink()) return 'link';
+    if (stats !== null && !stats.isDirectory()) return 'missing';
+    stats = await lstat(join(root, path)).catch(() => null);
     if (stats === null) return 'missing';
-    if (index === chain.length - 1 && last === 'anything') return 'ok';
-    if (stats.isSymbolicLink()) return 'link';
-    if (!stats.isDirectory()) return 'missing';
   }
-  return 'ok';
+  return stats ?? ROOT;
 }
+
+/** The root itself (''): where every way starts, a directory however it was reached. */
+const ROOT: Kind = { isDirectory: () => true, isFile: () => false, isSymbolicLink: () => false };

@@ -46,7 +46,9 @@ export async function git(args: readonly string[], cwd: string, context: GitCont
   if (captured.aborted) throw new SlipwayError('GIT_FAILED', `git ${args[0] ?? ''} was canceled`);
   if (captured.exit.code !== 0) {
     const detail = captured.stderr.trim().split('\n').slice(-5).join('\n');
-    throw new SlipwayError('GIT_FAILED', `git ${args.join(' ')} failed${detail === '' ? '' : `: ${detail}`}`);
+    // A repository URL may carry a user and password: the message goes to the job log.
+    const command = args.map(displayRepository).join(' ');
+    throw new SlipwayError('GIT_FAILED', `git ${command} failed${detail === '' ? '' : `: ${detail}`}`);
   }
   return captured.stdout;
 }
@@ -69,8 +71,18 @@ function isLocalPath(repository: string): boolean {
   return colon === -1 || (slash !== -1 && slash < colon);
 }
 
+/** Where git reads repository from: a local path made absolute, a URL as it is. */
+function sourceOf(repository: string): string {
+  return isLocalPath(repository) ? resolve(repository) : repository;
+}
+
+/** The last segment of a repository's path or URL without `.git`, usable in a file name ('' when there is none). */
+export function repositoryName(repository: string): string {
+  return basename(repository.replace(/[/\\]+$/, '')).replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
 /** The repository as it may be printed: without the user and password of a URL. */
-export function displayRepository(repository: string): string {
+function displayRepository(repository: string): string {
   try {
     const url = new URL(repository);
     if (url.username === '' && url.password === '') return repository;
@@ -83,11 +95,10 @@ export function displayRepository(repository: string): string {
 }
 
 /** Where the mirror of repository lives: readable name, plus a hash of where it comes from. */
-export function mirrorPath(gitCacheDir: string, repository: string): string {
-  const identity = isLocalPath(repository) ? resolve(repository) : repository;
+function mirrorPath(gitCacheDir: string, repository: string): string {
+  const identity = sourceOf(repository);
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
-  const name = basename(identity.replace(/\/+$/, '')).replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
-  return join(gitCacheDir, `${name || 'repository'}-${hash}.git`);
+  return join(gitCacheDir, `${repositoryName(identity) || 'repository'}-${hash}.git`);
 }
 
 /**
@@ -102,14 +113,13 @@ export async function ensureMirror(
   say: (line: string) => void,
 ): Promise<string> {
   const mirror = mirrorPath(gitCacheDir, repository);
-  const source = isLocalPath(repository) ? resolve(repository) : repository;
   const shown = displayRepository(repository);
   if (!(await isDirectory(mirror))) {
     say(`Creating a mirror of ${shown}`);
     await mkdir(gitCacheDir, { recursive: true });
     const temporary = `${mirror}.tmp-${randomBytes(4).toString('hex')}`;
     try {
-      await git(['clone', '--mirror', '--quiet', '--', source, temporary], gitCacheDir, context);
+      await git(['clone', '--mirror', '--quiet', '--', sourceOf(repository), temporary], gitCacheDir, context);
       await rename(temporary, mirror).catch((error: NodeJS.ErrnoException) => {
         // Another job renamed its mirror into place first: use that one.
         if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
@@ -149,8 +159,7 @@ export async function checkoutCommit(
 ): Promise<void> {
   await git(['clone', '--shared', '--no-checkout', '--quiet', '--', mirror, dir], resolve(dir, '..'), context);
   // Scripts that fetch or push should talk to the real repository, not the mirror.
-  const origin = isLocalPath(repository) ? resolve(repository) : repository;
-  await git(['remote', 'set-url', 'origin', origin], dir, context);
+  await git(['remote', 'set-url', 'origin', sourceOf(repository)], dir, context);
   await git(['-c', 'advice.detachedHead=false', 'checkout', '--detach', '--quiet', commit], dir, context);
 }
 

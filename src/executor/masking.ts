@@ -8,7 +8,7 @@
  */
 
 export const MIN_MASKED_LENGTH = 4;
-export const MASK = '[MASKED]';
+const MASK = '[MASKED]';
 
 type Interval = { start: number; end: number };
 
@@ -26,16 +26,7 @@ export class Masker {
 
   /** Masks every complete occurrence in text. */
   mask(text: string): string {
-    if (this.values.length === 0) return text;
-    const intervals = this.occurrences(text);
-    if (intervals.length === 0) return text;
-    let out = '';
-    let at = 0;
-    for (const { start, end } of intervals) {
-      out += text.slice(at, start) + MASK;
-      at = end;
-    }
-    return out + text.slice(at);
+    return this.values.length === 0 ? text : masked(text, this.occurrences(text));
   }
 
   /**
@@ -47,10 +38,13 @@ export class Masker {
     let cut = text.length - Math.max(longestPartialSuffix(text, this.values), longestPartialSuffix(text, alsoHold));
     // A complete occurrence that straddles the cut moves the cut to its start, so it
     // is masked whole next time rather than leaking its first half now.
-    for (const { start, end } of this.occurrences(text)) {
+    const intervals = this.occurrences(text);
+    for (const { start, end } of intervals) {
       if (start < cut && cut < end) cut = start;
     }
-    return { ready: this.mask(text.slice(0, cut)), rest: text.slice(cut) };
+    // No occurrence straddles the cut now: those before it are the ready text's own.
+    const ready = masked(text.slice(0, cut), intervals.filter(({ end }) => end <= cut));
+    return { ready, rest: text.slice(cut) };
   }
 
   /** Merged, sorted intervals of every occurrence of every value (overlaps included). */
@@ -72,8 +66,19 @@ export class Masker {
   }
 }
 
+/** text with every interval replaced by MASK; intervals are sorted and disjoint. */
+function masked(text: string, intervals: readonly Interval[]): string {
+  let out = '';
+  let at = 0;
+  for (const { start, end } of intervals) {
+    out += text.slice(at, start) + MASK;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
 /** The length of the longest suffix of text that is a proper prefix of one of values. */
-export function longestPartialSuffix(text: string, values: readonly string[]): number {
+function longestPartialSuffix(text: string, values: readonly string[]): number {
   let longest = 0;
   for (const value of values) {
     const first = value[0];

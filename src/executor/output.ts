@@ -27,7 +27,7 @@ export class JobOutput {
     this.startedAt = startedAt;
   }
 
-  elapsedMs(): number {
+  private elapsedMs(): number {
     return Math.round(performance.now() - this.startedAt);
   }
 

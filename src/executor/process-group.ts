@@ -1,8 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
+import { groupAlive, signalGroup, waitGroupGone } from '../process/index.js';
 
 /**
  * Processes started as the leader of a new process group (`detached: true`, so
@@ -13,8 +12,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
-/** How often to look whether a group is empty, while waiting for it to die. */
-const GROUP_POLL_MS = 15;
 /** After SIGKILL, how long to wait for the kernel to finish the group off. */
 const KILL_CONFIRM_MS = 5000;
 /** After the group is dead, how long its pipes may take to reach end of file. */
@@ -99,13 +96,18 @@ export class ProcessGroup {
   async drain(): Promise<boolean> {
     const streams = [this.child.stdout, this.child.stderr];
     const closed = Promise.all(streams.map((stream) => streamClosed(stream)));
-    const timer = delay(DRAIN_MS, 'timeout' as const, { ref: false });
-    const outcome = await Promise.race([closed.then(() => 'closed' as const), timer]);
-    if (outcome === 'timeout') {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, DRAIN_MS, 'timeout');
+    });
+    try {
+      const outcome = await Promise.race([closed.then(() => 'closed' as const), timeout]);
+      if (outcome === 'closed') return true;
       for (const stream of streams) stream.destroy();
       return false;
+    } finally {
+      clearTimeout(timer);
     }
-    return true;
   }
 
   dispose(): void {
@@ -117,59 +119,6 @@ export class ProcessGroup {
 function streamClosed(stream: Readable): Promise<void> {
   if (stream.destroyed || stream.readableEnded) return Promise.resolve();
   return new Promise((resolve) => stream.once('close', () => resolve()));
-}
-
-export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    // ESRCH: the group is already gone, which is what we want. EPERM: a member changed
-    // its user (setuid); nothing more we can do about it from here.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ESRCH' && code !== 'EPERM') throw error;
-  }
-}
-
-/**
- * Whether any live process is left in the group. Zombies do not count: they are dead
- * and hold nothing open, but an init that reaps slowly (or a container whose PID 1
- * does not reap at all) keeps them around, and they would make kill(-pgid, 0) succeed.
- */
-export async function groupAlive(pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return false;
-    if (code !== 'EPERM') throw error;
-  }
-  return process.platform === 'linux' ? hasLiveMember(pgid) : true;
-}
-
-async function hasLiveMember(pgid: number): Promise<boolean> {
-  let pids: string[];
-  try {
-    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  } catch {
-    return true; // no /proc: trust kill(-pgid, 0), which said the group exists
-  }
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-    if (stat === null) continue; // exited while we looked
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
-}
-
-async function waitGroupGone(pgid: number, withinMs: number): Promise<boolean> {
-  const deadline = performance.now() + Math.max(0, withinMs);
-  for (;;) {
-    if (!(await groupAlive(pgid))) return true;
-    if (performance.now() >= deadline) return false;
-    await delay(Math.min(GROUP_POLL_MS, Math.max(1, deadline - performance.now())));
-  }
 }
 
 /** The shell convention for a process ended by a signal: 128 + the signal number. */

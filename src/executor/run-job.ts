@@ -2,7 +2,16 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { messageOf } from '../errors/index.js';
 import { downloadArtifacts, uploadArtifacts } from './artifacts.js';
-import { isPulled, isPushed, matchesOutcome, resolveCache, restoreCache, saveCache, type ResolvedCache } from './cache.js';
+import {
+  isPulled,
+  isPushed,
+  matchesOutcome,
+  resolveCache,
+  restoreCache,
+  saveCache,
+  type CacheContext,
+  type ResolvedCache,
+} from './cache.js';
 import { formatDuration, plural } from './format.js';
 import { Masker, MIN_MASKED_LENGTH } from './masking.js';
 import { JobOutput } from './output.js';
@@ -95,7 +104,7 @@ class JobRun {
     );
     const shell = await chooseShell();
     this.output.system(`Using ${shell.path}`);
-    return { workspace: { ...workspace, projectDir }, projectDir, env: this.environment(projectDir), shell };
+    return { workspace, projectDir, env: this.environment(projectDir), shell };
   }
 
   /** The job's variables, expanded, plus the inherited basics; job variables win. */
@@ -133,9 +142,8 @@ class JobRun {
     const pulled = caches.filter(isPulled);
     if (pulled.length > 0) {
       await this.phase('cache_restore', async () => {
-        for (const cache of pulled) {
-          await restoreCache(cache, this.request.cacheStore, prepared.projectDir, prepared.workspace.tmpDir, this.output);
-        }
+        const context = this.cacheContext(prepared);
+        for (const cache of pulled) await restoreCache(cache, context);
       });
     }
   }
@@ -183,9 +191,8 @@ class JobRun {
     const pushed = this.caches.filter((cache) => isPushed(cache, outcome));
     if (pushed.length > 0) {
       await this.phase('cache_save', async () => {
-        for (const cache of pushed) {
-          await saveCache(cache, this.request.cacheStore, prepared.projectDir, prepared.workspace.tmpDir, this.output);
-        }
+        const context = this.cacheContext(prepared);
+        for (const cache of pushed) await saveCache(cache, context);
       });
     }
     if (this.stopIfCanceled()) return;
@@ -196,6 +203,11 @@ class JobRun {
       );
       this.artifacts = collected ?? null;
     }
+  }
+
+  private cacheContext(prepared: Prepared): CacheContext {
+    const { projectDir, workspace } = prepared;
+    return { store: this.request.cacheStore, projectDir, tmpDir: workspace.tmpDir, output: this.output };
   }
 
   private async afterScript(prepared: Prepared): Promise<void> {

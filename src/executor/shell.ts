@@ -11,21 +11,21 @@ import type { OutputStream, SectionName } from './types.js';
  * first command that fails with that command's exit status.
  */
 
-export type Shell = { path: string; name: 'bash' | 'sh'; prelude: string };
+export type Shell = { path: string; prelude: string };
 
 /** bash with pipefail when the image has it, else POSIX sh (dash, busybox). */
 export async function chooseShell(): Promise<Shell> {
   try {
     await access('/bin/bash', fsConstants.X_OK);
-    return { path: '/bin/bash', name: 'bash', prelude: 'set -eo pipefail' };
+    return { path: '/bin/bash', prelude: 'set -eo pipefail' };
   } catch {
-    return { path: '/bin/sh', name: 'sh', prelude: 'set -e' };
+    return { path: '/bin/sh', prelude: 'set -e' };
   }
 }
 
 export type ScriptStep = { kind: 'command'; command: string } | { kind: 'markers'; stdout: string; stderr: string };
 
-export function shellQuote(text: string): string {
+function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 

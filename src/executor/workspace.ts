@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { SlipwayError, messageOf } from '../errors/index.js';
-import { checkoutCommit, ensureMirror, git, type GitContext } from './git.js';
+import { checkoutCommit, ensureMirror, git, repositoryName, type GitContext } from './git.js';
 import { plural, shortSha } from './format.js';
 import type { SourceSpec } from './types.js';
 
@@ -16,10 +16,8 @@ import type { SourceSpec } from './types.js';
 export type Workspace = {
   /** Everything the job owns; removed at the end. */
   jobDir: string;
-  /** The checkout. */
+  /** The checkout; checkoutSource says where in it the project directory is. */
   repoDir: string;
-  /** repoDir/subdirectory: where scripts run and paths are relative to. */
-  projectDir: string;
   tmpDir: string;
 };
 
@@ -27,7 +25,7 @@ export async function createWorkspace(workRoot: string, jobName: string, reposit
   const root = resolve(workRoot);
   const slug = jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 40) || 'job';
   const jobDir = join(root, `${slug}-${randomBytes(4).toString('hex')}`);
-  const name = basename(repository.replace(/[/\\]+$/, '')).replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
+  const name = repositoryName(repository);
   const repoName = name === '' || name.startsWith('.') ? 'project' : name;
   const repoDir = join(jobDir, repoName);
   const tmpDir = join(jobDir, `${repoName}.tmp`);
@@ -38,7 +36,7 @@ export async function createWorkspace(workRoot: string, jobName: string, reposit
       cause: error,
     });
   }
-  return { jobDir, repoDir, projectDir: repoDir, tmpDir };
+  return { jobDir, repoDir, tmpDir };
 }
 
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { entryProblem, extractArchive, packArchive } from '../../src/archive/index.js';
-import { makeTempDir, rawTarGz, type RawEntry } from './helpers.js';
+import { tempDir } from '../support/git-repo.js';
+import { rawTarGz, type RawEntry } from './helpers.js';
 
 describe('safe archives', () => {
   let dir: string;
@@ -14,7 +15,7 @@ describe('safe archives', () => {
   let count = 0;
 
   before(async () => {
-    ({ dir, remove } = await makeTempDir('archive'));
+    ({ dir, remove } = await tempDir('archive'));
   });
   after(async () => {
     await remove();

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 
@@ -35,9 +32,4 @@ export function rawTarGz(entries: readonly RawEntry[]): Buffer {
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
-}
-
-export async function makeTempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `slipway-${prefix}-`));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }

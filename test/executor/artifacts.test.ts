@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ArtifactsSpec } from '../../src/pipeline/index.js';
 import { collectPaths } from '../../src/executor/collect.js';
-import { makeJob, makeSandbox, makeTempDir, writeFiles } from './helpers.js';
+import { tempDir, writeFiles } from '../support/git-repo.js';
+import { makeJob, makeSandbox } from './helpers.js';
 
 type Sandbox = Awaited<ReturnType<typeof makeSandbox>>;
 
@@ -68,7 +69,7 @@ describe('artifacts', () => {
     assert.equal(succeeded.result.artifacts, null);
     assert.ok(!succeeded.chunks.some((chunk) => chunk.kind === 'section_start' && chunk.section === 'artifacts_upload'));
     const timedOut = await sandbox.run(
-      makeJob({ timeoutMs: 300, script: ['echo x > out.txt', 'sleep 1000'], artifacts: artifacts({ paths: ['out.txt'], when: 'always' }) }),
+      makeJob({ timeoutMs: 2000, script: ['echo x > out.txt', 'sleep 1000'], artifacts: artifacts({ paths: ['out.txt'], when: 'always' }) }),
     );
     assert.equal(timedOut.result.failure?.kind, 'timeout');
     assert.equal(timedOut.result.artifacts?.files, 1);
@@ -92,7 +93,7 @@ describe('artifacts', () => {
 
 describe('path collection', () => {
   it('matches globs, directories and exclusions, and never leaves the root', async () => {
-    const { dir, remove } = await makeTempDir('collect');
+    const { dir, remove } = await tempDir('collect');
     try {
       const root = path.join(dir, 'root');
       await writeFiles(root, {
@@ -125,6 +126,21 @@ describe('path collection', () => {
       const top = await collectPaths(root, ['*.js', './src/'], ['src/deep']);
       assert.deepEqual(top.entries, ['a.js', 'src', 'src/c.js']);
     } finally {
+      await remove();
+    }
+  });
+
+  it('does not read the directories that exclude: removes', { skip: process.getuid?.() === 0 && 'root reads any directory' }, async () => {
+    const { dir, remove } = await tempDir('collect-excluded');
+    const locked = path.join(dir, 'locked');
+    try {
+      await writeFiles(dir, { 'a.js': '', 'locked/b.js': '' });
+      await chmod(locked, 0o000);
+      await assert.rejects(collectPaths(dir, ['**/*.js'], []), /EACCES/);
+      const collected = await collectPaths(dir, ['**/*.js', 'locked/b.js'], ['locked']);
+      assert.deepEqual(collected.entries, ['a.js']);
+    } finally {
+      await chmod(locked, 0o700);
       await remove();
     }
   });

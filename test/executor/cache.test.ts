@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { CacheSpec } from '../../src/pipeline/index.js';
 import { directoryCacheStore } from '../../src/executor/index.js';
 import { sanitizeCacheKey } from '../../src/executor/cache.js';
-import { makeJob, makeSandbox, makeTempDir } from './helpers.js';
+import { tempDir } from '../support/git-repo.js';
+import { makeJob, makeSandbox } from './helpers.js';
 
 type Sandbox = Awaited<ReturnType<typeof makeSandbox>>;
 
@@ -82,15 +83,14 @@ describe('caches', () => {
   });
 
   it('fails with a system failure when the cache store throws', async () => {
-    const broken = {
-      fetch: () => Promise.reject(new Error('store unreachable')),
-      store: () => Promise.reject(new Error('store unreachable')),
-    };
+    // A store whose directory is a file: every fetch fails with ENOTDIR.
+    const notADirectory = path.join(sandbox.dir, 'store-file');
+    await writeFile(notADirectory, 'not a directory');
     const { result, log } = await sandbox.run(makeJob({ cache: [cache({ key: 'k', paths: ['x'] })], script: ['echo never'] }), {
-      cacheStore: broken,
+      cacheStore: directoryCacheStore(notADirectory),
     });
     assert.equal(result.failure?.kind, 'system_failure');
-    assert.equal(result.failure.message, "the cache store could not fetch 'k': store unreachable");
+    assert.match(result.failure.message, /^the cache store could not fetch 'k': ENOTDIR/);
     assert.doesNotMatch(log, /^never$/m);
   });
 });
@@ -109,7 +109,7 @@ describe('cache keys and the directory store', () => {
   });
 
   it('returns false for a missing key and refuses an unsafe one', async () => {
-    const { dir, remove } = await makeTempDir('store');
+    const { dir, remove } = await tempDir('store');
     try {
       const store = directoryCacheStore(path.join(dir, 'store'));
       assert.equal(await store.fetch('missing', path.join(dir, 'out')), false);

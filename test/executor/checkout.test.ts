@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { makeJob, makeSandbox, writeFiles } from './helpers.js';
+import { writeFiles } from '../support/git-repo.js';
+import { makeJob, makeSandbox } from './helpers.js';
 
 describe('checkout', () => {
   it('checks out the requested commit and runs in the project subdirectory', async () => {
@@ -68,11 +69,11 @@ describe('checkout', () => {
       const { dir } = sandbox.repo;
       await writeFiles(dir, {
         'modified.txt': 'new\n',
-        'deleted.txt': null,
         'untracked/new.txt': 'untracked\n',
         'debug.log': 'ignored\n',
         'dir/staged.txt': 'staged\n',
       });
+      await rm(path.join(dir, 'deleted.txt'));
       const { result, log } = await sandbox.run(
         makeJob({
           script: [
@@ -126,6 +127,22 @@ describe('checkout', () => {
         source: { repository: sandbox.repo.dir, commit: 'main', subdirectory: '', overlayFrom: null },
       });
       assert.match(notSha.result.failure?.message ?? '', /'main' is not a full commit SHA/);
+    } finally {
+      await sandbox.remove();
+    }
+  });
+
+  it('does not show the user and password of a repository URL when git fails', async () => {
+    const sandbox = await makeSandbox();
+    try {
+      // git knows no such protocol: the clone fails at once, without the network.
+      const repository = 'nosuch://slipway:s3cret-password@git.invalid/org/repo.git';
+      const { result, log } = await sandbox.run(makeJob(), {
+        source: { repository, commit: sandbox.repo.commit, subdirectory: '', overlayFrom: null },
+      });
+      assert.equal(result.failure?.kind, 'system_failure');
+      assert.match(result.failure.message, /git clone --mirror --quiet -- nosuch:\/\/git\.invalid\/org\/repo\.git /);
+      assert.doesNotMatch(`${result.failure.message}\n${log}`, /s3cret-password/);
     } finally {
       await sandbox.remove();
     }

@@ -1,6 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { JobSpec } from '../../src/pipeline/index.js';
 import {
@@ -10,6 +7,7 @@ import {
   type OutputChunk,
   type RunJobRequest,
 } from '../../src/executor/index.js';
+import { commitFiles, makeRepo, tempDir } from '../support/git-repo.js';
 
 /** A job with every field at its plain default: `script: ['true']`, one hour to run. */
 export function makeJob(overrides: Partial<JobSpec> = {}): JobSpec {
@@ -43,75 +41,31 @@ export function makeJob(overrides: Partial<JobSpec> = {}): JobSpec {
   };
 }
 
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: 'Slipway Test',
-  GIT_AUTHOR_EMAIL: 'test@slipway.invalid',
-  GIT_COMMITTER_NAME: 'Slipway Test',
-  GIT_COMMITTER_EMAIL: 'test@slipway.invalid',
-};
-
-/** Runs git in dir with a fixed identity; returns its stdout. */
-export function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, env: { ...process.env, ...GIT_IDENTITY }, encoding: 'utf8' });
-}
-
-/** Writes files (content, or null to delete) relative to dir, creating folders. */
-export async function writeFiles(dir: string, files: Record<string, string | null>): Promise<void> {
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(dir, name);
-    if (content === null) {
-      await rm(file, { force: true });
-      continue;
-    }
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, content);
-  }
-}
-
-export type TestRepo = {
-  /** The working tree (a normal, non-bare repository). */
+/** A real git repository: its working tree and the last commit made in it. */
+type TestRepo = {
   dir: string;
-  /** The SHA of the last commit made. */
   commit: string;
-  /** Writes (or with null, deletes) files and commits them; returns the new SHA. */
-  commitFiles(files: Record<string, string | null>, message?: string): Promise<string>;
+  /** Writes files and commits them; returns the new SHA. */
+  commitFiles(files: Record<string, string>, message?: string): Promise<string>;
 };
 
-/** A real git repository in a new directory under parent, with one commit holding files. */
-export async function makeRepo(files: Record<string, string>, parent?: string): Promise<TestRepo> {
-  const dir = parent === undefined ? await mkdtemp(path.join(os.tmpdir(), 'slipway-repo-')) : path.join(parent, 'repo');
-  await mkdir(dir, { recursive: true });
-  git(dir, 'init', '-q', '-b', 'main');
-  const repo: TestRepo = {
-    dir,
-    commit: '',
-    async commitFiles(changes, message = 'change') {
-      await writeFiles(dir, changes);
-      git(dir, 'add', '-A');
-      git(dir, 'commit', '-q', '--allow-empty', '-m', message);
-      repo.commit = git(dir, 'rev-parse', 'HEAD').trim();
-      return repo.commit;
-    },
-  };
-  await repo.commitFiles(files, 'first commit');
-  return repo;
-}
-
-/** A temporary directory for one test; `remove` deletes it. */
-export async function makeTempDir(prefix = 'executor'): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `slipway-${prefix}-`));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-export type JobRun = { result: JobResult; chunks: OutputChunk[]; log: string };
+type JobRun = { result: JobResult; chunks: OutputChunk[]; log: string };
 
 /**
  * A sandbox for running jobs: one temp dir with the repository, work root, git cache,
  * cache store and artifact archives. `run` fills every request field with a default.
  */
 export async function makeSandbox(files: Record<string, string> = { 'README.md': 'hello\n' }) {
-  const temp = await makeTempDir();
-  const repo = await makeRepo(files, temp.dir);
+  const temp = await tempDir('executor');
+  const repoDir = path.join(temp.dir, 'repo');
+  const repo: TestRepo = {
+    dir: repoDir,
+    commit: await makeRepo(repoDir, files),
+    async commitFiles(changes, message = 'change') {
+      repo.commit = await commitFiles(repoDir, changes, message);
+      return repo.commit;
+    },
+  };
   let runs = 0;
   const run = async (
     job: JobSpec,
@@ -151,16 +105,4 @@ export function logText(chunks: readonly OutputChunk[], stream?: 'stdout' | 'std
     .map((chunk) => (chunk.kind === 'data' && (stream === undefined || chunk.stream === stream) ? chunk.data : ''))
     .join('')
     .replace(ANSI_COLOR, '');
-}
-
-/** Whether pid is gone: no such process, or a zombie waiting for an init to reap it. */
-export async function isDead(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (stat === null) return true;
-  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isDead, makeJob, makeSandbox } from './helpers.js';
+import { processAlive } from '../support/wait.js';
+import { makeJob, makeSandbox } from './helpers.js';
 
 type Sandbox = Awaited<ReturnType<typeof makeSandbox>>;
 
@@ -28,7 +29,7 @@ describe('process groups', () => {
   async function assertAllDead(list: number[]): Promise<void> {
     for (const pid of list) {
       assert.ok(pid > 0, 'the script wrote its pid');
-      assert.ok(await isDead(pid), `process ${pid} is dead when runJob resolves`);
+      assert.ok(!processAlive(pid), `process ${pid} is dead when runJob resolves`);
     }
   }
 
@@ -42,14 +43,14 @@ describe('process groups', () => {
 
   it('kills a sleeping grandchild when the job times out', async () => {
     const dir = await pidDir();
-    const { result, log } = await sandbox.run(makeJob({ timeoutMs: 1000, script: [...startTree, 'sleep 1000'] }), {
+    const { result, log } = await sandbox.run(makeJob({ timeoutMs: 3000, script: [...startTree, 'sleep 1000'] }), {
       variables: { PIDS: dir },
     });
     assert.equal(result.status, 'failed', log);
-    assert.deepEqual(result.failure, { kind: 'timeout', message: 'job exceeded its timeout of 1s' });
+    assert.deepEqual(result.failure, { kind: 'timeout', message: 'job exceeded its timeout of 3s' });
     assert.equal(result.exitCode, null);
     assert.match(log, /^ready$/m);
-    assert.match(log, /ERROR: Job failed: job exceeded its timeout of 1s/);
+    assert.match(log, /ERROR: Job failed: job exceeded its timeout of 3s/);
     await assertAllDead(await pids(dir, 'background', 'grandchild', 'stubborn'));
   });
 

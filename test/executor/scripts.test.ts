@@ -6,7 +6,8 @@ import { Masker } from '../../src/executor/masking.js';
 import { JobOutput } from '../../src/executor/output.js';
 import { buildScript, runShell, type Shell } from '../../src/executor/shell.js';
 import { expandText, expandVariables } from '../../src/executor/variables.js';
-import { logText, makeJob, makeSandbox, makeTempDir } from './helpers.js';
+import { tempDir } from '../support/git-repo.js';
+import { logText, makeJob, makeSandbox } from './helpers.js';
 
 type Sandbox = Awaited<ReturnType<typeof makeSandbox>>;
 
@@ -177,13 +178,13 @@ describe('variable expansion', () => {
 
 describe('POSIX sh', () => {
   it('runs the commands with /bin/sh when bash is missing, with the same echo and exit status', async () => {
-    const { dir, remove } = await makeTempDir('sh');
+    const { dir, remove } = await tempDir('sh');
     try {
       const chunks: OutputChunk[] = [];
       const masker = new Masker([]);
       const output = new JobOutput((chunk) => chunks.push(chunk), masker, performance.now());
       const { outcome, reachedMain } = await runShell({
-        shell: { path: '/bin/sh', name: 'sh', prelude: 'set -e' },
+        shell: { path: '/bin/sh', prelude: 'set -e' },
         beforeScript: ['X=from-before'],
         script: ["echo \"x=$X it's\"", 'false || echo recovered', 'sh -c "exit 5"', 'echo never'],
         sections: { before: 'before_script', main: 'script' },
@@ -210,14 +211,14 @@ describe('POSIX sh', () => {
 
 describe('a shell that cannot start', () => {
   it('rejects without opening a section', async () => {
-    const { dir, remove } = await makeTempDir('noshell');
+    const { dir, remove } = await tempDir('noshell');
     try {
       const chunks: OutputChunk[] = [];
       const masker = new Masker([]);
       const output = new JobOutput((chunk) => chunks.push(chunk), masker, performance.now());
       await assert.rejects(
         runShell({
-          shell: { path: `${dir}/no-such-shell`, name: 'sh', prelude: 'set -e' },
+          shell: { path: `${dir}/no-such-shell`, prelude: 'set -e' },
           beforeScript: [],
           script: ['true'],
           sections: { before: null, main: 'script' },
@@ -251,7 +252,7 @@ describe('durations', () => {
 
 describe('script generation', () => {
   it('quotes commands safely in the echo lines', () => {
-    const shell: Shell = { path: '/bin/sh', name: 'sh', prelude: 'set -e' };
+    const shell: Shell = { path: '/bin/sh', prelude: 'set -e' };
     const script = buildScript(shell, [{ kind: 'command', command: "echo 'a' $(b)" }]);
     assert.match(script, /^set -e$/m);
     assert.ok(script.includes(`printf '\\033[32;1m$ %s\\033[0;m\\n' 'echo '\\''a'\\'' $(b)'`));

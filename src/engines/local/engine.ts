@@ -6,7 +6,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent } from '../types.js';
 import { resolveConfig, type LocalEngineConfig } from './config.js';
 import { isTaskId, markerFiles, newTaskId, type Marker } from './markers.js';
-import { groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from './proc.js';
+import { groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
 import { agentArgs, spawnAgent } from './spawn.js';
 
 /**
