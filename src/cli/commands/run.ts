@@ -1,10 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { formatDuration } from '../../executor/index.js';
 import { formatDiagnostic } from '../../pipeline/index.js';
 import { runLocalPipeline } from '../run/local-run.js';
 import { JobPrinter, paint, styleFor } from '../run/printer.js';
-import { formatDuration, formatSummary } from '../run/summary.js';
+import { formatSummary } from '../run/summary.js';
 import { collect, parsePositiveInt, parseVars } from '../options.js';
 
 type RunFlags = { job: string[]; var: string[]; parallel?: string; dirty?: boolean; file: string };

@@ -1,3 +1,4 @@
+import { formatDuration } from '../../executor/index.js';
 import type { JobOutcome } from './local-run.js';
 import { paint, type Style } from './printer.js';
 
@@ -27,12 +28,4 @@ function statusColor(job: JobOutcome): number {
   if (job.status === 'failed') return job.failureAllowed ? 33 : 31;
   if (job.status === 'canceled') return 35;
   return 2;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes}m ${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
 }
