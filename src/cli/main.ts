@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { isSlipwayError } from '../errors/index.js';
+import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
+import { registerServer } from './commands/server.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerValidate } from './commands/validate.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -14,6 +17,9 @@ const program = new Command('slipway')
 
 registerValidate(program);
 registerRun(program);
+registerServer(program);
+registerTokens(program);
+registerProject(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,89 @@
+/**
+ * The Slipway server: configuration, the HTTP API, and startServer, which wires them to the
+ * store. See docs/server.md (running it) and docs/api.md (the API).
+ */
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { destination, pino, type Logger } from 'pino';
+import { SlipwayError, messageOf } from '../errors/index.js';
+import { openStore, redactUrl } from '../store/index.js';
+import { ensureSecretsKey, type ServerConfig } from './config/index.js';
+import { bootstrapAdminToken, buildApp } from './http/index.js';
+
+export * from './config/index.js';
+export { buildApp, routeTable, openApiDocument, bootstrapAdminToken, createToken, type AppOptions, type AnyRoute, type Route, type Scope } from './http/index.js';
+
+export type RunningServer = {
+  /** Where the server listens, with the real port when the configuration said 0. */
+  readonly url: string;
+  /** Stops taking connections, lets requests in flight finish, closes the store. Idempotent. */
+  close(): Promise<void>;
+};
+
+export type StartOptions = {
+  /** The root logger; a pino logger to stderr at config.logLevel when left out. */
+  logger?: Logger;
+  /** Where the first-start admin token is printed; stdout when left out. */
+  print?: (line: string) => void;
+};
+
+/** The root logger: JSON lines on stderr (stdout is for what a person must read), tokens redacted. */
+export function rootLogger(level: ServerConfig['logLevel']): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', '*.token', 'secretsKey', '*.secretsKey'], censor: '[redacted]' },
+    },
+    destination(2),
+  );
+}
+
+/**
+ * Starts the server: opens the store (running its migrations), makes sure the secrets key
+ * exists, creates the admin token on first start (printed once), builds the app and listens.
+ */
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const root = options.logger ?? rootLogger(config.logLevel);
+  const logger = root.child({ component: 'server' });
+  const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const { key, source } = await ensureSecretsKey(config);
+  if (source === 'created') logger.warn({ file: `${config.home}/secrets.key` }, 'created a secrets key; back it up: without it stored secrets cannot be read');
+  const store = await openStore({ url: config.database.url, logger: root.child({ component: 'store' }) });
+  try {
+    const adminToken = await bootstrapAdminToken(store, Date.now());
+    if (adminToken !== null) print(`Admin token (shown once): ${adminToken}`);
+    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion() });
+    try {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+    } catch (error) {
+      await app.close();
+      throw new SlipwayError('CONFIG_INVALID', `cannot listen on ${config.listen.host}:${config.listen.port}: ${messageOf(error)}; choose another listen address (--listen HOST:PORT)`, { cause: error });
+    }
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    logger.info({ url, publicUrl: config.publicUrl, database: redactUrl(config.database.url) }, 'server listening');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      close() {
+        closing ??= (async () => {
+          try {
+            await app.close();
+          } finally {
+            await store.close();
+            logger.info({}, 'server stopped');
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+}
