@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { isSlipwayError } from '../errors/index.js';
+import { registerAgent } from './commands/agent.js';
 import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
@@ -16,6 +17,7 @@ const program = new Command('slipway')
   .exitOverride();
 
 registerValidate(program);
+registerAgent(program);
 registerRun(program);
 registerServer(program);
 registerTokens(program);

@@ -1,0 +1,36 @@
+/** A small structured logger: constant messages, ids and facts as fields. */
+export type AgentLogger = {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+};
+
+export type AgentOptions = {
+  /** The server's base URL, http(s)://host[:port]; the agent connects to its WebSocket. */
+  serverUrl: string;
+  /** The agent token (never logged). */
+  token: string;
+  name: string;
+  labels: string[];
+  capacity: { cpus: number; memoryMiB: number; jobs: number };
+  /** A directory the agent owns: builds/, git/ (mirrors), outbox/, tmp/. */
+  workDir: string;
+  /** Stop after this many jobs (0: no limit). */
+  maxJobs: number;
+  /** Abort for a graceful stop: no new job, running ones finish, then `bye`. */
+  signal: AbortSignal;
+  log: AgentLogger;
+  /** The engine task this agent runs as (from the engine's environment), or null. */
+  engine?: { name: string; taskId: string } | null;
+  /** Reconnect backoff; full jitter between 0 and min(capMs, baseMs * 2^attempt). */
+  reconnect?: { baseMs: number; capMs: number };
+  /** Passed to the executor: after SIGTERM to a job's processes, how long before SIGKILL. */
+  killGraceMs?: number;
+};
+
+/** A logger that drops everything. */
+export const silentLogger: AgentLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
