@@ -2,10 +2,13 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { isSlipwayError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
+import { registerLogs } from './commands/logs.js';
+import { registerBuilds } from './commands/builds.js';
 import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerTrigger } from './commands/trigger.js';
 import { registerValidate } from './commands/validate.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -22,6 +25,9 @@ registerRun(program);
 registerServer(program);
 registerTokens(program);
 registerProject(program);
+registerLogs(program);
+registerTrigger(program);
+registerBuilds(program);
 
 try {
   await program.parseAsync(process.argv);

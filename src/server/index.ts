@@ -4,11 +4,18 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { destination, pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { SlipwayError, messageOf } from '../errors/index.js';
 import { openStore, redactUrl } from '../store/index.js';
+import { openFileStores, startAgentServer } from './agents/index.js';
 import { ensureSecretsKey, type ServerConfig } from './config/index.js';
+import { createBuildController } from './builds/index.js';
+import { createEventBus } from './events/index.js';
+import { createGitMirrors } from './git/index.js';
 import { bootstrapAdminToken, buildApp } from './http/index.js';
+import { startTriggerTimers } from './triggers/index.js';
 
 export * from './config/index.js';
 export { buildApp, routeTable, openApiDocument, bootstrapAdminToken, createToken, type AppOptions, type AnyRoute, type Route, type Scope } from './http/index.js';
@@ -52,25 +59,39 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   try {
     const adminToken = await bootstrapAdminToken(store, Date.now());
     if (adminToken !== null) print(`Admin token (shown once): ${adminToken}`);
-    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion() });
+    const events = createEventBus(store);
+    const git = createGitMirrors({ dir: path.join(config.home, 'git') });
+    const builds = createBuildController({ store, events, git, config, now: Date.now });
+    const files = await openFileStores(config);
+    const registry = new Registry();
+    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, files: async () => files, registry });
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } catch (error) {
       await app.close();
+      await files.close();
       throw new SlipwayError('CONFIG_INVALID', `cannot listen on ${config.listen.host}:${config.listen.port}: ${messageOf(error)}; choose another listen address (--listen HOST:PORT)`, { cause: error });
     }
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    logger.info({ url, publicUrl: config.publicUrl, database: redactUrl(config.database.url) }, 'server listening');
+    // A public URL with port 0 (the default with --listen HOST:0) names the port actually taken.
+    const publicUrl = new URL(config.publicUrl).port === '0' ? url : config.publicUrl;
+    logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
+    const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
+    const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     let closing: Promise<void> | undefined;
     return {
       url,
       close() {
         closing ??= (async () => {
           try {
+            await agents.close();
+            await timers.stop();
+            events.close();
             await app.close();
           } finally {
+            await files.close();
             await store.close();
             logger.info({}, 'server stopped');
           }

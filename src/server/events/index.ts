@@ -1,1 +1,2 @@
 export type * from './types.js';
+export { createEventBus, toServerEvent, type EventBusOptions } from './bus.js';

@@ -1,9 +1,14 @@
+import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { z } from 'zod';
 import { SlipwayError, httpStatusOf, isSlipwayError } from '../../errors/index.js';
 import type { Store, Token } from '../../store/index.js';
+import { openFileStores, type FileStores } from '../agents/files.js';
+import { createBuildController, type BuildController } from '../builds/index.js';
 import { describeIssues, type ServerConfig } from '../config/index.js';
+import { createEventBus, type EventBus } from '../events/index.js';
+import { createGitMirrors } from '../git/index.js';
 import { authenticate, authorize } from './auth.js';
 import type { AnyRoute, RouteContext } from './route.js';
 import { routeTable } from './table.js';
@@ -20,6 +25,14 @@ export type AppOptions = {
   version?: string;
   /** Milliseconds since the epoch; Date.now when left out. */
   now?: () => number;
+  /** The server's event bus; one over the store when left out. */
+  events?: EventBus;
+  /** The server's build controller; one of the app's own (mirrors under config.home/git) when left out. */
+  builds?: BuildController;
+  /** The job logs and blobs the agent endpoint shares; opened under config on first use (and closed with the app) when left out. */
+  files?: () => Promise<FileStores>;
+  /** The metrics registry; a new one when left out. */
+  registry?: Registry;
 };
 
 /**
@@ -28,7 +41,7 @@ export type AppOptions = {
  * errors.httpStatusOf.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
-  const registry = new Registry();
+  const registry = options.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'slipway_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const durations = new Histogram({
@@ -38,11 +51,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
     registers: [registry],
   });
 
-  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now: options.now ?? Date.now };
+  const now = options.now ?? Date.now;
+  const events = options.events ?? createEventBus(options.store);
+  const builds =
+    options.builds ?? createBuildController({ store: options.store, events, git: createGitMirrors({ dir: path.join(options.config.home, 'git') }), config: options.config, now });
+  let ownFiles: ReturnType<typeof openFileStores> | undefined;
+  const files = options.files ?? (() => (ownFiles ??= openFileStores(options.config)));
+  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, files };
   const callers = new WeakMap<FastifyRequest, Token>();
   // fastify's own request lines are off: the onResponse hook writes one line per request, without headers.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) });
 
+  app.addHook('onClose', async () => {
+    if (ownFiles !== undefined) await (await ownFiles).close();
+  });
+  // Artifact and cache uploads: the handler streams the request itself (into the blob store, with its own size cap).
+  app.addContentTypeParser(['application/octet-stream', 'application/gzip'], (_request, payload, done) => done(null, payload));
   app.setErrorHandler((error: FastifyError | SlipwayError, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${pathOf(request.url)}; the routes are listed in /api/v1/openapi.json` });
@@ -57,13 +81,24 @@ export function buildApp(options: AppOptions): FastifyInstance {
     );
   });
 
-  for (const route of routeTable(options.config, options.version ?? '0.0.0')) {
-    app.route({
+  // Streams (server-sent events) never end by themselves: closing the app ends them.
+  const streams = new Set<FastifyReply>();
+  app.addHook('preClose', async () => {
+    for (const reply of streams) reply.raw.end();
+  });
+
+  const register = (instance: FastifyInstance, route: AnyRoute) =>
+    instance.route({
       method: route.method,
       url: route.path,
+      ...(route.rawBody === undefined ? {} : { bodyLimit: route.rawBody.maxBytes }),
       handler: async (request, reply) => {
         let token: Token | null = null;
-        if (route.scope !== 'public') {
+        if (route.scope === 'attempt') {
+          if (!/^Bearer\s+\S+\s*$/i.test(request.headers.authorization ?? '')) {
+            throw new SlipwayError('UNAUTHORIZED', 'send the job attempt\'s token in Authorization: Bearer <token>');
+          }
+        } else if (route.scope !== 'public') {
           token = await authenticate(ctx.store, request.headers.authorization, ctx.now());
           callers.set(request, token);
           authorize(token, route.scope, `${route.method} ${route.path}`);
@@ -71,10 +106,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
         const input = {
           params: parse(route.params, request.params),
           query: parse(route.query, request.query),
-          body: parseBody(route, request.body),
+          body: route.rawBody === undefined ? parseBody(route, request.body) : Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
           token,
           request,
+          reply,
         };
+        if (route.stream === true) {
+          reply.hijack();
+          streams.add(reply);
+          try {
+            await route.handler(ctx, input);
+          } finally {
+            streams.delete(reply);
+            if (!reply.raw.writableEnded) reply.raw.end();
+          }
+          return reply;
+        }
         const result: unknown = await route.handler(ctx, input);
         if (route.response === undefined) return reply.code(204).send();
         const checked = route.response.safeParse(result);
@@ -86,7 +133,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
         return checked.data;
       },
     });
-  }
+
+  const table = routeTable(options.config, options.version ?? '0.0.0');
+  for (const route of table.filter((r) => r.rawBody === undefined)) register(app, route);
+  // Routes that verify a signature over the body get it as bytes: their own scope without the JSON parser.
+  void app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    for (const route of table.filter((r) => r.rawBody !== undefined)) register(raw, route);
+  });
   return app;
 }
 

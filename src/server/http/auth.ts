@@ -8,6 +8,8 @@ const rank: Record<TokenScope, number> = { read: 1, write: 2, admin: 3 };
 /** admin ⊇ write ⊇ read: whether a token with these scopes may call a route that needs `needed`. */
 export function allows(scopes: readonly TokenScope[], needed: Scope): boolean {
   if (needed === 'public') return true;
+  // An attempt's token is not an API token: no API scope opens the agent's file routes.
+  if (needed === 'attempt') return false;
   return scopes.some((scope) => rank[scope] >= rank[needed]);
 }
 

@@ -1,11 +1,18 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Store, Token, TokenScope } from '../../store/index.js';
+import type { FileStores } from '../agents/files.js';
+import type { BuildController } from '../builds/index.js';
 import type { ServerConfig } from '../config/index.js';
+import type { EventBus } from '../events/index.js';
 
-/** What a route needs from its caller: public, or an API token with at least this scope. */
-export type Scope = TokenScope | 'public';
+/**
+ * What a route needs from its caller: public, an API token with at least this scope, or
+ * 'attempt': a job attempt's token (the agent's file routes; the app only requires the
+ * header, the handler checks the token against the attempt in its path).
+ */
+export type Scope = TokenScope | 'public' | 'attempt';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -17,6 +24,10 @@ export type RouteContext = {
   readonly registry: Registry;
   /** Milliseconds since the epoch; tests inject a clock. */
   readonly now: () => number;
+  readonly events: EventBus;
+  readonly builds: BuildController;
+  /** Job logs and blobs (artifacts, caches), shared with the agent endpoint. */
+  readonly files: () => Promise<FileStores>;
 };
 
 export type HandlerInput<P, Q, B> = {
@@ -26,6 +37,8 @@ export type HandlerInput<P, Q, B> = {
   /** The caller's token; null on public routes. */
   token: Token | null;
   request: FastifyRequest;
+  /** For `stream` routes, which write their answer to reply.raw themselves. */
+  reply: FastifyReply;
 };
 
 /**
@@ -49,6 +62,14 @@ export type Route<P = unknown, Q = unknown, B = unknown, R = unknown> = {
   readonly status?: 200 | 201;
   /** For non-JSON answers (the metrics text format); `response` then describes a string. */
   readonly contentType?: string;
+  /**
+   * A long-lived answer (server-sent events): after authentication the reply is hijacked
+   * and the handler writes to reply.raw until it resolves; the app ends such answers when
+   * it closes. `response` is then left out.
+   */
+  readonly stream?: true;
+  /** The body arrives as the raw bytes (a Buffer, for signatures over it) instead of JSON; at most this many bytes. */
+  readonly rawBody?: { maxBytes: number };
   readonly handler: (ctx: RouteContext, input: HandlerInput<P, Q, B>) => Promise<R>;
 };
 

@@ -2,9 +2,15 @@ import { z } from 'zod';
 import type { ServerConfig } from '../config/index.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type AnyRoute } from './route.js';
+import { attemptFileRoutes, jobArtifactRoutes } from './routes/artifacts.js';
+import { buildRoutes } from './routes/builds.js';
+import { eventRoutes } from './routes/events.js';
+import { logRoutes } from './routes/logs.js';
 import { projectRoutes } from './routes/projects.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /**
  * Every route the server answers, in one table: the app registers exactly these, the
@@ -12,7 +18,7 @@ import { tokenRoutes } from './routes/tokens.js';
  * refuses a caller without a token).
  */
 export function routeTable(config: ServerConfig, version: string): AnyRoute[] {
-  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes];
+  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes, ...buildRoutes, ...scheduleRoutes, ...eventRoutes, ...webhookRoutes(config), ...logRoutes, ...jobArtifactRoutes, ...attemptFileRoutes];
   const document = openApiDocument([...table, openApiRoute(() => document)], { version, serverUrl: config.publicUrl });
   return [...table, openApiRoute(() => document)];
 }

@@ -9,7 +9,15 @@ function sample(path: string): string {
   return path.replace(/:([A-Za-z_]+)/g, (_m, name: string) => (name === 'id' ? '1' : name === 'secret' ? 'SOME_SECRET' : 'some-project'));
 }
 
-const publicRoutes = ['GET /healthz', 'GET /metrics', 'GET /api/v1/openapi.json'];
+// Webhooks are public to tokens: a provider's signature (or token) authenticates them instead.
+const publicRoutes = [
+  'GET /healthz',
+  'GET /metrics',
+  'GET /api/v1/openapi.json',
+  'POST /api/v1/webhooks/github/:name',
+  'POST /api/v1/webhooks/gitea/:name',
+  'POST /api/v1/webhooks/gitlab/:name',
+];
 
 /** The HTTP API's behaviour, the same on every database. */
 export function apiSuite(target: ApiTarget): void {

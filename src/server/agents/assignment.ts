@@ -1,0 +1,73 @@
+import { predefinedVariables, type JobSpec } from '../../pipeline/index.js';
+import type { Assignment } from '../../protocol/index.js';
+import type { Job, JobAttempt, Store } from '../../store/index.js';
+import { decryptSecret } from '../crypto/index.js';
+import { WEBHOOK_SECRET_NAME } from '../triggers/index.js';
+
+export type AssignmentContext = {
+  store: Store;
+  secretsKey: Buffer;
+  /** Where agents reach this server (no trailing slash). */
+  publicUrl: string;
+};
+
+/**
+ * What an agent needs to run one attempt of a job. Variables, lowest precedence first:
+ * predefined, the pipeline file's (spec.variables), the project's, its secrets, the
+ * build's trigger variables (the order of docs/pipeline.md). Secret values are masked.
+ */
+export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt: JobAttempt, token: string): Promise<Assignment> {
+  const { store, publicUrl } = ctx;
+  const spec = job.spec as JobSpec;
+  const build = await store.builds.get(job.buildId);
+  if (build === null) throw new Error(`job ${job.id} has no build ${job.buildId}`);
+  const project = await store.projects.getOrThrow(job.projectId);
+  const secrets: Record<string, string> = {};
+  for (const { name, ciphertext } of await store.secrets.listEncrypted(project.id)) {
+    // The webhook secret authenticates the provider to the server; a build has no use for it.
+    if (name === WEBHOOK_SECRET_NAME) continue;
+    secrets[name] = decryptSecret(ctx.secretsKey, { projectId: project.id, name }, ciphertext);
+  }
+  const author = /^(.*?)\s*<([^>]*)>$/.exec(build.commitAuthor ?? '');
+  const predefined = predefinedVariables({
+    serverUrl: publicUrl,
+    project: { name: project.name, repositoryUrl: project.repositoryUrl, defaultBranch: project.defaultBranch },
+    commit: {
+      sha: build.commitSha,
+      beforeSha: null,
+      message: build.commitMessage ?? '',
+      authorName: author?.[1] ?? build.commitAuthor ?? '',
+      authorEmail: author?.[2] ?? '',
+      // The store keeps no commit time; the build's creation is the closest it knows.
+      timestamp: new Date(build.createdAt).toISOString(),
+    },
+    // The build stores the ref's short name only; tag builds are not told apart here yet.
+    ref: { branch: build.ref, tag: null },
+    build: { id: String(build.id), source: build.source, url: null },
+    job: { id: String(job.id), name: job.name, stage: job.stage, attempt: attempt.number, parallel: spec.parallel, url: null },
+  });
+  const base = `${publicUrl}/api/v1/attempts/${attempt.id}`;
+  const artifacts: Assignment['artifacts'] = [];
+  if (spec.artifactsFrom.length > 0) {
+    const jobs = await store.jobs.listByBuild(build.id);
+    const stored = await store.artifacts.listByBuild(build.id);
+    for (const name of spec.artifactsFrom) {
+      const from = jobs.find((candidate) => candidate.name === name);
+      if (from !== undefined && stored.some((artifact) => artifact.jobId === from.id)) {
+        artifacts.push({ job: name, url: `${base}/artifacts/${from.id}` });
+      }
+    }
+  }
+  return {
+    type: 'assign',
+    attemptId: attempt.id,
+    token,
+    job: spec,
+    variables: { ...predefined, ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
+    source: { repository: project.repositoryUrl, commit: build.commitSha, subdirectory: '' },
+    artifacts,
+    cacheUrl: `${base}/caches`,
+    artifactsUploadUrl: `${base}/artifacts`,
+    masked: Object.values(secrets).filter((value) => value !== ''),
+  };
+}

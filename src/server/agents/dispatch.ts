@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { messageOf } from '../../errors/index.js';
+import type { JobSpec } from '../../pipeline/index.js';
+import { matchJobs, type AgentSlot } from '../../scheduler/index.js';
+import type { Store } from '../../store/index.js';
+import type { BuildController } from '../builds/index.js';
+import { hashToken, newToken } from '../crypto/index.js';
+import { buildAssignment, type AssignmentContext } from './assignment.js';
+import { send, type Connection } from './connection.js';
+import type { AgentMetrics } from './metrics.js';
+
+export type DispatcherOptions = AssignmentContext & {
+  store: Store;
+  builds: BuildController;
+  connections: () => Iterable<Connection>;
+  metrics: AgentMetrics;
+  logger: Logger;
+  now: () => number;
+};
+
+export type Dispatcher = {
+  /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
+  kick(): void;
+  /** Resolves when no round is running. */
+  idle(): Promise<void>;
+};
+
+/**
+ * Matches pending jobs to connected agents' free slots (scheduler.matchJobs) and hands
+ * each match out: the attempt (with its token's hash) is recorded by store.attempts.assign
+ * before the assignment is sent, and of several servers or rounds racing for a job only
+ * the one whose assign succeeds sends it.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { store, logger } = options;
+  let running: Promise<void> | null = null;
+  let again = false;
+
+  async function round(): Promise<void> {
+    const agents: AgentSlot[] = [];
+    const byId = new Map<number, Connection>();
+    for (const connection of options.connections()) {
+      if (connection.cut || connection.freeSlots <= 0) continue;
+      let cpus = connection.capacity.cpus;
+      let memoryMiB = connection.capacity.memoryMiB;
+      for (const held of connection.active.values()) {
+        cpus -= held.cpus;
+        memoryMiB -= held.memoryMiB;
+      }
+      agents.push({ id: connection.agentId, labels: connection.labels, freeSlots: connection.freeSlots, freeCpus: cpus, freeMemoryMiB: memoryMiB });
+      byId.set(connection.agentId, connection);
+    }
+    if (agents.length === 0) return;
+    const pending = await store.jobs.listPending({ now: options.now() });
+    if (pending.length === 0) return;
+    const limits = new Map<number, number | null>();
+    for (const projectId of new Set(pending.map((job) => job.projectId))) {
+      limits.set(projectId, (await store.projects.get(projectId))?.concurrencyLimit ?? null);
+    }
+    const queue = pending.map((job) => ({ ...job, queuedAt: job.queuedAt ?? job.createdAt }));
+    const matches = matchJobs({ pending: queue, agents, runningByProject: await store.jobs.countRunningByProject(), concurrencyLimit: limits });
+    const jobs = new Map(pending.map((job) => [job.id, job]));
+    for (const { jobId, agentId } of matches) {
+      const connection = byId.get(agentId);
+      const job = jobs.get(jobId);
+      if (connection === undefined || job === undefined || connection.cut) continue;
+      const token = newToken('job');
+      const attempt = await store.attempts.assign({ jobId, agentId, tokenHash: hashToken(token) });
+      if (attempt === null) continue; // another round or server took it
+      options.metrics.attemptsAssigned.inc();
+      connection.freeSlots -= 1;
+      const spec = job.spec as JobSpec;
+      connection.active.set(attempt.id, { cpus: spec.resources.cpus ?? 0, memoryMiB: spec.resources.memoryMiB ?? 0 });
+      try {
+        send(connection, await buildAssignment(options, job, attempt, token));
+        logger.info({ jobId, attemptId: attempt.id, agentId }, 'job assigned');
+      } catch (error) {
+        logger.error({ jobId, attemptId: attempt.id, agentId, err: messageOf(error) }, 'could not send an assignment');
+        connection.active.delete(attempt.id);
+        connection.freeSlots += 1;
+        const message = `the server could not prepare the job: ${messageOf(error)}`;
+        await options.builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message }, exitCode: null });
+      }
+    }
+  }
+
+  function run(): Promise<void> {
+    const current = round()
+      .catch((error: unknown) => logger.error({ err: messageOf(error) }, 'dispatch round failed'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+    running = current;
+    return current;
+  }
+
+  return {
+    kick() {
+      if (running !== null) again = true;
+      else void run();
+    },
+    async idle() {
+      while (running !== null) await running;
+    },
+  };
+}

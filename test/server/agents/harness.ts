@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { runAgent, silentLogger } from '../../../src/agent/index.js';
+import type { AddressInfo } from 'node:net';
+import { openFileStores, startAgentServer, type AgentServer } from '../../../src/server/agents/index.js';
+import { createBuildController } from '../../../src/server/builds/index.js';
+import { newSecretsKey, parseSecretsKey } from '../../../src/server/crypto/index.js';
+import { createEventBus } from '../../../src/server/events/index.js';
+import { createGitMirrors } from '../../../src/server/git/index.js';
+import { bootstrapAdminToken, buildApp, loadConfig } from '../../../src/server/index.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { Registry } from 'prom-client';
+import { makeRepo, tempDir } from '../../support/git-repo.js';
+import { waitFor } from '../../support/wait.js';
+
+export type JobView = { id: number; name: string; status: string; attempts: number; failure: { kind: string; message: string } | null };
+export type BuildView = { id: number; status: string; jobs: JobView[] };
+
+/** A real server (temp home, SQLite, port 0) with an admin and an agent token, and helpers to drive it. */
+export type TestServer = {
+  url: string;
+  store: Store;
+  agents: AgentServer;
+  home: string;
+  adminToken: string;
+  agentToken: string;
+  api<T>(method: string, url: string, body?: unknown): Promise<T>;
+  /** A project over a fresh git repository holding these files. */
+  project(files: Record<string, string>): Promise<string>;
+  trigger(project: string): Promise<BuildView>;
+  build(id: number): Promise<BuildView>;
+  waitForBuild(id: number, done: (build: BuildView) => boolean, what: string, deadlineMs?: number): Promise<BuildView>;
+  /** Waits until the newest attempt's stored log passes check; returns it. */
+  waitForLog(jobId: number, check: (text: string) => boolean, deadlineMs?: number): Promise<string>;
+  /** An agent in this process; stop() aborts it gracefully and waits. */
+  agent(name: string, options?: { labels?: string[]; jobs?: number }): { name: string; done: Promise<void>; stop(): Promise<void>; abort: AbortController };
+  close(): Promise<void>;
+};
+
+export async function startTestServer(agents: Record<string, number> = {}): Promise<TestServer> {
+  const { dir, remove } = await tempDir('agents');
+  const home = path.join(dir, 'home');
+  const fileText = Object.keys(agents).length === 0 ? null : `agents:\n${Object.entries(agents).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
+  // startServer's wiring, by hand: the tests reach the store and the agent endpoint.
+  const silent = pino({ level: 'silent' });
+  const store = await openStore({ url: config.database.url, logger: silent });
+  const adminToken = (await bootstrapAdminToken(store, Date.now())) ?? '';
+  const secretsKey = parseSecretsKey(newSecretsKey());
+  const events = createEventBus(store);
+  const builds = createBuildController({ store, events, git: createGitMirrors({ dir: path.join(home, 'git') }), config, now: Date.now });
+  const files = await openFileStores(config);
+  const registry = new Registry();
+  const app = buildApp({ config, store, secretsKey, logger: silent, events, builds, files: async () => files, registry });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const agentServer = startAgentServer({ server: app.server, store, config, secretsKey, builds, events, files, registry, logger: silent, publicUrl: url });
+  const server = { url };
+  const running: Array<{ abort: AbortController; done: Promise<void> }> = [];
+  let repos = 0;
+
+  async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${server.url}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  const agentToken = (await api<{ token: string }>('POST', '/api/v1/agent-tokens', { name: 'test agents' })).token;
+
+  const self: TestServer = {
+    url,
+    store,
+    agents: agentServer,
+    home,
+    adminToken,
+    agentToken,
+    api,
+    async project(files) {
+      repos += 1;
+      const repo = path.join(dir, `repo-${repos}`);
+      await makeRepo(repo, files);
+      const name = `p${repos}-${randomBytes(3).toString('hex')}`;
+      await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
+      return name;
+    },
+    trigger: (project) => api<BuildView>('POST', `/api/v1/projects/${project}/builds`, {}),
+    build: async (id) => ({ ...(await api<BuildView>('GET', `/api/v1/builds/${id}`)), jobs: await api<JobView[]>('GET', `/api/v1/builds/${id}/jobs`).then(itemsOf) }),
+    waitForBuild: (id, done, what, deadlineMs = 20_000) =>
+      waitFor(what, async () => {
+        const build = await self.build(id);
+        return done(build) ? build : undefined;
+      }, deadlineMs),
+    waitForLog: (jobId, check, deadlineMs = 20_000) =>
+      waitFor(`the log of job ${jobId}`, async () => {
+        const response = await fetch(`${url}/api/v1/jobs/${jobId}/log/raw`, { headers: { authorization: `Bearer ${adminToken}` } });
+        const text = await response.text();
+        return response.ok && check(text) ? text : undefined;
+      }, deadlineMs),
+    agent(name, options = {}) {
+      const abort = new AbortController();
+      const workDir = path.join(dir, 'agents', name);
+      const done = mkdir(workDir, { recursive: true }).then(() =>
+        runAgent({
+          serverUrl: server.url,
+          token: agentToken,
+          name,
+          labels: options.labels ?? [],
+          capacity: { cpus: 2, memoryMiB: 2048, jobs: options.jobs ?? 1 },
+          workDir,
+          maxJobs: 0,
+          signal: abort.signal,
+          log: silentLogger,
+          reconnect: { baseMs: 20, capMs: 200 },
+        }),
+      );
+      const handle = {
+        name,
+        done,
+        abort,
+        stop: async () => {
+          abort.abort();
+          await done.catch(() => undefined);
+        },
+      };
+      running.push(handle);
+      return handle;
+    },
+    async close() {
+      for (const agent of running) agent.abort.abort();
+      await agentServer.close();
+      events.close();
+      await app.close();
+      await files.close();
+      await store.close();
+      await Promise.all(running.map((agent) => agent.done.catch(() => undefined)));
+      await remove();
+    },
+  };
+  return self;
+}
+
+function itemsOf(value: unknown): JobView[] {
+  return Array.isArray(value) ? (value as JobView[]) : ((value as { items: JobView[] }).items ?? []);
+}
+
+/** A pipeline file with these jobs (YAML bodies). */
+export function pipeline(jobs: Record<string, string>): string {
+  return Object.entries(jobs)
+    .map(([name, body]) => `${name}:\n${body.replace(/^/gm, '  ')}\n`)
+    .join('');
+}

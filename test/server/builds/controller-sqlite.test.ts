@@ -1,0 +1,4 @@
+import { sqliteTarget } from '../http/harness.js';
+import { controllerSuite } from './suite.js';
+
+controllerSuite(sqliteTarget);
