@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { directoryCacheStore, runJob } from '../src/executor/index.js';
 import { makeRepo, tempDir } from '../test/support/git-repo.js';
-import { makeJob } from '../test/executor/helpers.js';
+import { makeJob } from '../test/support/jobs.js';
 import { report, round, summarize } from './lib/report.js';
 
 const { dir, remove } = await tempDir('bench-executor');
