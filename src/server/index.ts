@@ -18,7 +18,7 @@ import { bootstrapAdminToken, buildApp } from './http/index.js';
 import { startTriggerTimers } from './triggers/index.js';
 
 export * from './config/index.js';
-export { buildApp, routeTable, openApiDocument, bootstrapAdminToken, createToken, type AppOptions, type AnyRoute, type Route, type Scope } from './http/index.js';
+export { buildApp, routeTable, openApiDocument, bootstrapAdminToken, createToken, type AppOptions, type AnyRoute, type Route, type Scope, type ApiProject } from './http/index.js';
 
 export type RunningServer = {
   /** Where the server listens, with the real port when the configuration said 0. */

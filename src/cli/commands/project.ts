@@ -1,21 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SlipwayError } from '../../errors/index.js';
+import type { ApiProject } from '../../server/index.js';
 import { apiClient, formatTable, formatTime, listAll, output, runClient, withClientOptions, type ClientFlags } from '../client.js';
 
-type Project = {
-  id: number;
-  name: string;
-  repositoryUrl: string;
-  defaultBranch: string;
-  pipelinePath: string;
-  variables: Record<string, string>;
-  concurrencyLimit: number | null;
-  priority: number;
-  pollIntervalSeconds: number | null;
-  createdAt: number;
-  updatedAt: number;
-};
+type Project = ApiProject;
 
 type CreateFlags = ClientFlags & { repo: string; branch?: string; pipeline?: string };
 

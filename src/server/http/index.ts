@@ -4,3 +4,4 @@ export { routeTable } from './table.js';
 export { openApiDocument } from './openapi.js';
 export { allows, authenticate, bootstrapAdminToken, createToken } from './auth.js';
 export type { AnyRoute, HttpMethod, Route, RouteContext, Scope } from './route.js';
+export type { ApiProject } from './schemas.js';

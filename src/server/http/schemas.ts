@@ -85,6 +85,9 @@ export const project = z.object({
   updatedAt: z.number().int().describe('milliseconds since the epoch'),
 });
 
+/** A project as the API returns it. */
+export type ApiProject = z.infer<typeof project>;
+
 export const newProject = z.strictObject({
   name: projectName,
   repositoryUrl,
