@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 import type { z } from 'zod';
 import { SlipwayError, httpStatusOf, isSlipwayError } from '../../errors/index.js';
 import type { Store, Token } from '../../store/index.js';
-import { openFileStores, type FileStores } from '../agents/files.js';
+import { openFileStores, type FileStores } from '../agents/index.js';
 import { createBuildController, type BuildController } from '../builds/index.js';
 import { describeIssues, type ServerConfig } from '../config/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
