@@ -8,7 +8,7 @@ const internals = (folder) => ({
   group: [`../${folder}/*`, `!../${folder}/index.js`, `../../${folder}/*`, `!../../${folder}/index.js`],
   message: `Import ${folder} through its index.ts, not its internal files.`,
 });
-const folders = ['pipeline', 'executor', 'archive', 'cli', 'errors', 'store', 'scheduler', 'engines', 'agent', 'server', 'apps', 'protocol', 'process'];
+const folders = ['pipeline', 'executor', 'archive', 'cli', 'errors', 'store', 'scheduler', 'engines', 'agent', 'server', 'apps', 'protocol', 'process', 'git'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'web/dist/**', 'bench/results/**'] },

@@ -3,7 +3,8 @@ import type { Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { SlipwayError, messageOf } from '../errors/index.js';
-import { checkoutCommit, ensureMirror, git, repositoryName, type GitContext } from './git.js';
+import { repositoryName } from '../git/index.js';
+import { checkoutCommit, ensureMirror, git, type GitContext } from './git.js';
 import { plural, shortSha } from './format.js';
 import type { SourceSpec } from './types.js';
 

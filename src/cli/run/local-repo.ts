@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
-import { git, gitOrNull } from './git.js';
+import { gitText, gitTextOrNull } from '../../git/index.js';
 
 /**
  * What `slipway run` needs to know about the repository it is started in: where it is,
  * which directory inside it is the project, which commit and ref to run, and what the
- * commit changed (for `rules: changes:`).
+ * commit changed (for `rules: changes:`). git runs in the user's environment, not isolated
+ * (a GIT_DIR they set is theirs to set), only never prompting for a password.
  */
 export type LocalRepo = {
   root: string;
@@ -30,29 +31,29 @@ export type LocalRepo = {
 };
 
 export async function inspectRepo(cwd: string, dirty: boolean): Promise<LocalRepo> {
-  const root = (await gitOrNull(cwd, ['rev-parse', '--show-toplevel']))?.trim();
+  const root = (await gitTextOrNull(['rev-parse', '--show-toplevel'], { cwd }))?.trim();
   if (root === undefined || root === '') {
     throw new SlipwayError('USAGE', `${cwd} is not inside a git repository: run slipway run in a git checkout (git init, then commit).`);
   }
-  const sha = (await gitOrNull(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']))?.trim();
+  const sha = (await gitTextOrNull(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: root }))?.trim();
   if (sha === undefined || sha === '') {
     throw new SlipwayError('USAGE', `the repository at ${root} has no commit yet: commit your files first (or see --dirty once there is a first commit).`);
   }
-  const subdirectory = (await git(cwd, ['rev-parse', '--show-prefix'])).trim().replace(/\/$/, '');
+  const subdirectory = (await gitText(['rev-parse', '--show-prefix'], { cwd })).trim().replace(/\/$/, '');
   const [meta, branch, tag, defaultBranch, beforeSha] = await Promise.all([
-    git(root, ['log', '-1', '--format=%an%x00%ae%x00%cI%x00%B', sha]),
-    gitOrNull(root, ['symbolic-ref', '--short', '-q', 'HEAD']),
-    gitOrNull(root, ['describe', '--tags', '--exact-match', sha]),
+    gitText(['log', '-1', '--format=%an%x00%ae%x00%cI%x00%B', sha], { cwd: root }),
+    gitTextOrNull(['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: root }),
+    gitTextOrNull(['describe', '--tags', '--exact-match', sha], { cwd: root }),
     findDefaultBranch(root),
-    gitOrNull(root, ['rev-parse', '--verify', '-q', `${sha}^1`]),
+    gitTextOrNull(['rev-parse', '--verify', '-q', `${sha}^1`], { cwd: root }),
   ]);
   const [authorName = '', authorEmail = '', timestamp = '', message = ''] = meta.split('\0');
   const before = beforeSha?.trim() || null;
   const [committedChanges, uncommitted, existingPaths] = await Promise.all([
-    before === null ? null : git(root, ['diff', '--name-only', '-z', '--no-renames', before, sha]).then(splitZ),
-    dirty ? git(root, ['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard']).then(splitZ) : [],
+    before === null ? null : gitText(['diff', '--name-only', '-z', '--no-renames', before, sha], { cwd: root }).then(splitZ),
+    dirty ? gitText(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard'], { cwd: root }).then(splitZ) : [],
     // With --dirty the working tree is what runs, so `exists:` looks there.
-    git(root, dirty ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard'] : ['ls-tree', '-r', '-z', '--name-only', sha]).then(splitZ),
+    gitText(dirty ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard'] : ['ls-tree', '-r', '-z', '--name-only', sha], { cwd: root }).then(splitZ),
   ]);
   const changedPaths = committedChanges === null ? null : [...new Set([...committedChanges, ...uncommitted])];
   return {
@@ -77,7 +78,7 @@ export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boo
       throw new SlipwayError('PIPELINE_NOT_FOUND', `no pipeline file ${inRepo} in the working tree: create it, or pass --file.`, { cause: error });
     }
   }
-  const text = await gitOrNull(repo.root, ['show', `${repo.commit.sha}:${inRepo}`]);
+  const text = await gitTextOrNull(['show', `${repo.commit.sha}:${inRepo}`], { cwd: repo.root });
   if (text === null) {
     const onDisk = await readFile(path.join(repo.root, inRepo), 'utf8').then(() => true, () => false);
     const hint = onDisk ? 'it exists but is not committed: commit it, or run with --dirty' : 'create it, or pass --file';
@@ -87,9 +88,9 @@ export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boo
 }
 
 async function findDefaultBranch(root: string): Promise<string> {
-  const remoteHead = await gitOrNull(root, ['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD']);
+  const remoteHead = await gitTextOrNull(['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD'], { cwd: root });
   if (remoteHead !== null && remoteHead.trim() !== '') return remoteHead.trim().replace(/^origin\//, '');
-  const configured = await gitOrNull(root, ['config', '--get', 'init.defaultBranch']);
+  const configured = await gitTextOrNull(['config', '--get', 'init.defaultBranch'], { cwd: root });
   return configured?.trim() || 'main';
 }
 

@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
+import { createMirrorCache, displayRepository, gitText, gitTextOrNull, type GitOptions } from '../../git/index.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -18,11 +15,11 @@ export type CommitInfo = {
 };
 
 /**
- * The server's bare mirrors of project repositories, one per repository URL under `dir`
- * (keyed by a hash of the URL, so a URL with credentials never becomes a path). A mirror
- * is cloned on first use and fetched (with --prune) by resolveRef; fetches of one
- * repository take turns (an in-process lock), reads run alongside them, since git updates
- * refs atomically. Messages never contain the credentials of a URL.
+ * The server's questions about project repositories, answered from the bare mirrors
+ * under `dir` (src/git's mirror cache: one per repository, never named after its
+ * credentials). A mirror is cloned on first use and fetched (with --prune) by
+ * resolveRef; fetches of one repository take turns, reads run alongside them, since git
+ * updates refs atomically. Messages never contain the credentials of a URL.
  */
 export type GitMirrors = {
   /** Fetches the repository, then resolves a branch, a tag (refs/heads/… and refs/tags/… too) or a full or short commit. NOT_FOUND when nothing matches. */
@@ -38,52 +35,21 @@ export type GitMirrors = {
 
 const SHA = /^[0-9a-f]{4,40}$/i;
 
+/** English messages (they reach API answers) and no password prompt of any kind. */
+const SERVER_GIT_ENV = { GIT_ASKPASS: 'true', LC_ALL: 'C' };
+
 export function createGitMirrors(options: { dir: string }): GitMirrors {
-  const locks = new Map<string, Promise<unknown>>();
-
-  function mirrorOf(repository: string): string {
-    return path.join(options.dir, `${createHash('sha256').update(repository).digest('hex').slice(0, 24)}.git`);
-  }
-
-  /** Runs fn after every earlier fn of the same key has settled. */
-  function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = locks.get(key) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const settled = next.then(() => undefined, () => undefined);
-    locks.set(key, settled);
-    void settled.then(() => {
-      if (locks.get(key) === settled) locks.delete(key);
-    });
-    return next;
-  }
-
-  async function sync(repository: string): Promise<string> {
-    const mirror = mirrorOf(repository);
-    await serialized(mirror, async () => {
-      if (await exists(path.join(mirror, 'HEAD'))) {
-        await git(repository, mirror, ['fetch', '--prune', '--quiet', 'origin']);
-      } else {
-        await mkdir(options.dir, { recursive: true });
-        await git(repository, options.dir, ['clone', '--mirror', '--quiet', '--', repository, mirror]);
-      }
-    });
-    return mirror;
-  }
-
-  /** The mirror, cloned if it is not there yet (reads of a commit the mirror has need no fetch). */
-  async function ready(repository: string): Promise<string> {
-    const mirror = mirrorOf(repository);
-    return (await exists(path.join(mirror, 'HEAD'))) ? mirror : sync(repository);
-  }
+  const cache = createMirrorCache({ dir: options.dir, env: SERVER_GIT_ENV });
+  const inMirror = (repository: string, mirror: string): GitOptions => ({ cwd: mirror, repository, isolated: true, env: SERVER_GIT_ENV });
 
   async function revParse(repository: string, mirror: string, spec: string): Promise<string | null> {
-    const out = await gitOrNull(repository, mirror, ['rev-parse', '--verify', '--quiet', `${spec}^{commit}`]);
+    const out = await gitTextOrNull(['rev-parse', '--verify', '--quiet', `${spec}^{commit}`], inMirror(repository, mirror));
     return out === null ? null : out.trim();
   }
 
   return {
     async resolveRef(repository, ref) {
-      const mirror = await sync(repository);
+      const mirror = await cache.refresh(repository);
       const name = ref.replace(/^refs\/(heads|tags)\//, '');
       const kind = ref.startsWith('refs/tags/') ? 'tag' : ref.startsWith('refs/heads/') ? 'branch' : null;
       if (kind !== 'tag') {
@@ -102,85 +68,31 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
     },
 
     async readFileAt(repository, sha, file) {
-      const mirror = await ready(repository);
+      const mirror = await cache.open(repository);
       const object = `${sha}:${file}`;
-      const type = await gitOrNull(repository, mirror, ['cat-file', '-t', object]);
+      const type = await gitTextOrNull(['cat-file', '-t', object], inMirror(repository, mirror));
       if (type === null || type.trim() !== 'blob') return null;
-      return git(repository, mirror, ['cat-file', 'blob', object]);
+      return gitText(['cat-file', 'blob', object], inMirror(repository, mirror));
     },
 
     async commitInfo(repository, sha) {
-      const mirror = await ready(repository);
-      const out = await git(repository, mirror, ['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--']);
+      const mirror = await cache.open(repository);
+      const out = await gitText(['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--'], inMirror(repository, mirror));
       const [parents = '', authorName = '', authorEmail = '', timestamp = '', ...message] = out.split('\u0000');
       return { parentSha: parents.trim().split(' ')[0] || null, authorName, authorEmail, timestamp, message: message.join('\u0000').trim() };
     },
 
     async changedPaths(repository, before, sha) {
-      const mirror = await ready(repository);
+      const mirror = await cache.open(repository);
       if ((await revParse(repository, mirror, before)) === null) return null;
-      const out = await git(repository, mirror, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
+      const out = await gitText(['diff', '--name-only', '-z', '--no-renames', before, sha, '--'], inMirror(repository, mirror));
       return out.split('\u0000').filter((p) => p !== '');
     },
 
     async listPaths(repository, sha) {
-      const mirror = await ready(repository);
-      const out = await git(repository, mirror, ['ls-tree', '-r', '--name-only', '-z', sha]);
+      const mirror = await cache.open(repository);
+      const out = await gitText(['ls-tree', '-r', '--name-only', '-z', sha], inMirror(repository, mirror));
       return out.split('\u0000').filter((p) => p !== '');
     },
   };
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
-}
-
-/** Runs git non-interactively; a failure becomes GIT_FAILED with git's words, credentials removed. */
-function git(repository: string, cwd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'git',
-      args,
-      // 256 MiB: a pipeline file or a path list is far smaller; this only bounds a runaway.
-      { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' } },
-      (error, stdout, stderr) => {
-        if (error === null) {
-          resolve(stdout);
-          return;
-        }
-        const detail = scrub(repository, stderr.trim() || error.message);
-        const failure = new SlipwayError('GIT_FAILED', `git ${args[0] ?? ''} of ${displayRepository(repository)} failed: ${detail}`);
-        (failure as { exitCode?: unknown }).exitCode = error.code;
-        reject(failure);
-      },
-    );
-  });
-}
-
-/** git() for questions whose "no" is an exit status of 1 or 128: null then. */
-async function gitOrNull(repository: string, cwd: string, args: string[]): Promise<string | null> {
-  try {
-    return await git(repository, cwd, args);
-  } catch (error) {
-    const code = (error as { exitCode?: unknown }).exitCode;
-    if (code === 1 || code === 128) return null;
-    throw error;
-  }
-}
-
-/** The repository as it may be printed: without the user and password of a URL. */
-export function displayRepository(repository: string): string {
-  try {
-    const url = new URL(repository);
-    if (url.username === '' && url.password === '') return repository;
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return repository; // not a URL: a path or scp-like user@host:path, which carries no password
-  }
-}
-
-function scrub(repository: string, text: string): string {
-  return text.split(repository).join(displayRepository(repository)).replace(/(\w+:\/\/)[^/@\s]+@/g, '$1');
 }
