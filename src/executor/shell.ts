@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { access, constants as fsConstants, writeFile } from 'node:fs/promises';
 import type { Masker } from './masking.js';
 import { ProcessStream, type JobOutput } from './output.js';
-import { ProcessGroup, exitCodeOf } from './process-group.js';
+import { ProcessGroup, exitCodeOf } from '../process/index.js';
 import type { OutputStream, SectionName } from './types.js';
 
 /**

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { SlipwayError, messageOf } from '../errors/index.js';
-import { groupAlive, signalGroup, waitGroupGone } from '../process/index.js';
+import { ProcessGroup } from '../process/index.js';
 import { displayRepository, withoutCredentials } from './repository.js';
 
 /**
@@ -35,10 +33,6 @@ const REPOSITORY_VARIABLES = [
   'GIT_COMMON_DIR', 'GIT_NAMESPACE', 'GIT_PREFIX', 'GIT_CEILING_DIRECTORIES',
 ];
 const DEFAULT_KILL_GRACE_MS = 5000;
-/** After SIGKILL, how long to wait for the kernel to finish the group off. */
-const KILL_CONFIRM_MS = 5000;
-/** After the group is gone, how long its pipes may take to reach end of file (a process that left the group may hold them). */
-const DRAIN_MS = 1000;
 /** 256 MiB: a pipeline file or a path list is far smaller; this only bounds a runaway. */
 const MAX_STDOUT_BYTES = 256 * 1024 * 1024;
 /** The tail of stderr is what explains a failure. */
@@ -76,31 +70,18 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
   if (signal?.aborted === true) throw canceled(args);
   // Directories owned by another user are ours to read here; without this git refuses them.
   const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
-  const child = spawn('git', fullArgs, { cwd: options.cwd, env: environment(options), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let group: ProcessGroup;
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: environment(options) });
   } catch (error) {
     throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
   }
-  // Errors after a successful spawn only concern signalling, which is done by group here.
-  child.on('error', () => undefined);
-  const pid = child.pid;
-  if (pid === undefined) throw new SlipwayError('GIT_FAILED', 'git started without a pid');
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal }));
-  });
-
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  let killTimer: NodeJS.Timeout | undefined;
   let stopped: 'canceled' | 'overflow' | null = null;
   const stop = (why: 'canceled' | 'overflow'): void => {
     if (stopped !== null) return;
     stopped = why;
-    signalGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs);
+    group.terminate(graceMs);
   };
   const onAbort = (): void => stop('canceled');
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -108,18 +89,18 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
   const stdout: Buffer[] = [];
   let stdoutBytes = 0;
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  group.child.stdout.on('data', (chunk: Buffer) => {
     stdoutBytes += chunk.length;
     if (stdoutBytes > MAX_STDOUT_BYTES) stop('overflow');
     else stdout.push(chunk);
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  group.child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-MAX_STDERR_CHARS);
   });
   try {
-    const exit = await exited;
-    await reap(pid, graceMs);
-    await drain([child.stdout, child.stderr]);
+    const exit = await group.exited;
+    await group.reap(graceMs);
+    await group.drain();
     if (stopped === 'canceled') throw canceled(args);
     if (stopped === 'overflow') {
       throw new SlipwayError('GIT_FAILED', `git ${commandLine(args)} printed more than ${MAX_STDOUT_BYTES / 1024 / 1024} MiB`);
@@ -127,7 +108,7 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
     return { exitCode: exit.code, signal: exit.signal, stdout: Buffer.concat(stdout), stderr };
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    clearTimeout(killTimer);
+    group.dispose();
   }
 }
 
@@ -136,32 +117,6 @@ function environment(options: GitOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0' };
   if (options.isolated === true) for (const name of REPOSITORY_VARIABLES) delete env[name];
   return env;
-}
-
-/** Once git has exited, ends what is left of its group (SIGTERM, SIGKILL after graceMs) and waits for it to be gone. */
-async function reap(pid: number, graceMs: number): Promise<void> {
-  if (!(await groupAlive(pid))) return;
-  signalGroup(pid, 'SIGTERM');
-  if (await waitGroupGone(pid, graceMs)) return;
-  signalGroup(pid, 'SIGKILL');
-  await waitGroupGone(pid, KILL_CONFIRM_MS);
-}
-
-async function drain(streams: Readable[]): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const closed = Promise.all(streams.map((stream) => (stream.destroyed || stream.readableEnded
-    ? Promise.resolve()
-    : new Promise<void>((resolve) => stream.once('close', () => resolve())))));
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(resolve, DRAIN_MS, 'timeout');
-  });
-  try {
-    if ((await Promise.race([closed.then(() => 'closed' as const), timeout])) === 'timeout') {
-      for (const stream of streams) stream.destroy();
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The command as it may be printed: a repository URL among the arguments loses its user and password. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
-import { groupAlive, signalGroup, waitGroupGone } from '../process/index.js';
+import { groupAlive, signalGroup, waitGroupGone } from './liveness.js';
 
 /**
  * Processes started as the leader of a new process group (`detached: true`, so
