@@ -15,6 +15,7 @@ import { createBuildController } from './builds/index.js';
 import { createEventBus } from './events/index.js';
 import { createGitMirrors } from './git/index.js';
 import { bootstrapAdminToken, buildApp } from './http/index.js';
+import { startEngineManager, type Provisioner } from './provisioning/index.js';
 import { startTriggerTimers } from './triggers/index.js';
 
 export * from './config/index.js';
@@ -59,7 +60,16 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   try {
     const adminToken = await bootstrapAdminToken(store, Date.now());
     if (adminToken !== null) print(`Admin token (shown once): ${adminToken}`);
-    const events = createEventBus(store);
+    const bus = createEventBus(store);
+    let jobsQueued = (): void => undefined;
+    // A job that became pending gets a dispatch round (and, with no agent for it, a launch) now, not at the next timer tick.
+    const events: typeof bus = {
+      ...bus,
+      notify(list) {
+        bus.notify(list);
+        if (list.some((event) => event.type === 'job.updated' && event.payload.status === 'pending')) jobsQueued();
+      },
+    };
     const git = createGitMirrors({ dir: path.join(config.home, 'git') });
     const builds = createBuildController({ store, events, git, config, now: Date.now });
     const files = await openFileStores(config);
@@ -80,12 +90,29 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
+    let engines: Provisioner;
+    try {
+      engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });
+    } catch (error) {
+      await agents.close();
+      await timers.stop();
+      events.close();
+      await app.close();
+      await files.close();
+      throw error;
+    }
+    jobsQueued = () => {
+      agents.dispatch();
+      engines.poke();
+    };
     let closing: Promise<void> | undefined;
     return {
       url,
       close() {
         closing ??= (async () => {
           try {
+            // The engines' agents keep running: they reconnect to the restarted server, which adopts them.
+            await engines.close();
             await agents.close();
             await timers.stop();
             events.close();

@@ -16,7 +16,18 @@ export type DispatcherOptions = AssignmentContext & {
   metrics: AgentMetrics;
   logger: Logger;
   now: () => number;
+  /** Hears each assignment sent, and the end of every round that may have left jobs waiting. */
+  onAgentEvent?: (event: AgentEvent) => void;
 };
+
+/**
+ * What the provisioner needs to hear from the agent endpoint: an agent connected or left,
+ * was given a job or finished one, and a dispatch round that may have left jobs without an
+ * agent. Listeners must not throw.
+ */
+export type AgentEvent =
+  | { type: 'connected' | 'disconnected' | 'assigned' | 'released'; agentId: number; name: string }
+  | { type: 'unmatched' };
 
 export type Dispatcher = {
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
@@ -50,7 +61,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       agents.push({ id: connection.agentId, labels: connection.labels, freeSlots: connection.freeSlots, freeCpus: cpus, freeMemoryMiB: memoryMiB });
       byId.set(connection.agentId, connection);
     }
-    if (agents.length === 0) return;
+    // Without agents the pending jobs are not read: the provisioner reads them itself.
+    if (agents.length === 0) {
+      options.onAgentEvent?.({ type: 'unmatched' });
+      return;
+    }
     const pending = await store.jobs.listPending({ now: options.now() });
     if (pending.length === 0) return;
     const limits = new Map<number, number | null>();
@@ -74,6 +89,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       try {
         send(connection, await buildAssignment(options, job, attempt, token));
         logger.info({ jobId, attemptId: attempt.id, agentId }, 'job assigned');
+        options.onAgentEvent?.({ type: 'assigned', agentId, name: connection.name });
       } catch (error) {
         logger.error({ jobId, attemptId: attempt.id, agentId, err: messageOf(error) }, 'could not send an assignment');
         connection.active.delete(attempt.id);
@@ -82,6 +98,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         await options.builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message }, exitCode: null });
       }
     }
+    if (matches.length < pending.length) options.onAgentEvent?.({ type: 'unmatched' });
   }
 
   function run(): Promise<void> {

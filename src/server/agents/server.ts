@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { messageOf } from '../../errors/index.js';
 import type { JobSpec } from '../../pipeline/index.js';
+import type { AgentSlot } from '../../scheduler/index.js';
 import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, parseAgentMessage, type AgentMessage } from '../../protocol/index.js';
 import type { Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
@@ -12,7 +13,7 @@ import type { ServerConfig } from '../config/index.js';
 import { hashToken } from '../crypto/index.js';
 import type { EventBus } from '../events/index.js';
 import { cut, send, type Connection } from './connection.js';
-import { createDispatcher } from './dispatch.js';
+import { createDispatcher, type AgentEvent } from './dispatch.js';
 import { logKeyOf, type FileStores } from './files.js';
 import { createIngest } from './ingest.js';
 import { createAgentMetrics } from './metrics.js';
@@ -40,6 +41,19 @@ export type AgentServer = {
   dispatch(): void;
   /** Connected agents by id. */
   connected(): number[];
+  /** Connected agents as the provisioner sees them: ready (said it has slots) and busy (running jobs). */
+  agentStates(): Array<{ agentId: number; name: string; ready: boolean; busy: boolean }>;
+  /** Connected agents with free slots that may be given jobs (not draining), as matchJobs takes them. */
+  agentSlots(): AgentSlot[];
+  /**
+   * Takes no new job to the named agent from now on, waits for a dispatch round in progress,
+   * and tells whether the agent is free of jobs: then it may be stopped. When it is not, the
+   * caller calls undrain() to give it jobs again.
+   */
+  drain(name: string): Promise<boolean>;
+  undrain(name: string): void;
+  /** Hears agents connect, leave, take and finish jobs, and rounds that left jobs waiting. */
+  onAgentEvent(listener: (event: AgentEvent) => void): () => void;
   /**
    * Drops an agent's connection at once (no close handshake), ignoring frames still
    * buffered on it; the agent reconnects and resends what was not acknowledged.
@@ -72,8 +86,15 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   const connections = new Map<number, Connection>();
   const inFlight = new Set<Promise<void>>();
   let closing: Promise<void> | null = null;
+  /** Agent names being stopped by their engine: the dispatcher gives them nothing. */
+  const draining = new Set<string>();
+  const listeners = new Set<(event: AgentEvent) => void>();
+  const emit = (event: AgentEvent): void => {
+    for (const listener of [...listeners]) listener(event);
+  };
+  const dispatchable = (): Connection[] => [...connections.values()].filter((connection) => !draining.has(connection.name));
 
-  const dispatcher = createDispatcher({ store, builds, secretsKey: options.secretsKey, publicUrl: options.publicUrl, connections: () => connections.values(), metrics, logger, now });
+  const dispatcher = createDispatcher({ store, builds, secretsKey: options.secretsKey, publicUrl: options.publicUrl, connections: dispatchable, metrics, logger, now, onAgentEvent: emit });
   const ingest = createIngest({
     store,
     logs: options.files.logs,
@@ -82,7 +103,10 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     metrics,
     logger,
     logEventIntervalMs: LOG_EVENT_INTERVAL_MS,
-    onAttemptEnded: () => dispatcher.kick(),
+    onAttemptEnded: (connection) => {
+      emit({ type: 'released', agentId: connection.agentId, name: connection.name });
+      dispatcher.kick();
+    },
   });
 
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
@@ -138,7 +162,10 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     });
     ws.on('close', () => {
       const current = connection;
-      if (current !== null && connections.get(current.agentId) === current) connections.delete(current.agentId);
+      if (current !== null && connections.get(current.agentId) === current) {
+        connections.delete(current.agentId);
+        emit({ type: 'disconnected', agentId: current.agentId, name: current.name });
+      }
     });
     ws.on('error', (error) => logger.warn({ err: error.message }, 'agent socket error'));
   }
@@ -182,6 +209,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     connections.set(agent.id, connection);
     send(connection, { type: 'welcome', agentId: agent.id, heartbeatMs: config.agents.heartbeatIntervalMs, resume, cancel });
     logger.info({ agentId: agent.id, name: agent.name, resumed: resume.length, canceled: cancel.length }, 'agent connected');
+    emit({ type: 'connected', agentId: agent.id, name: agent.name });
     return connection;
   }
 
@@ -263,6 +291,22 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   return {
     dispatch: () => dispatcher.kick(),
     connected: () => [...connections.keys()],
+    agentStates: () =>
+      [...connections.values()].filter((c) => !c.cut).map((c) => ({ agentId: c.agentId, name: c.name, ready: c.freeSlots > 0 || c.active.size > 0, busy: c.active.size > 0 })),
+    agentSlots: () => dispatchable().flatMap((connection) => (connection.cut || connection.freeSlots <= 0 ? [] : [slotOf(connection)])),
+    async drain(name) {
+      draining.add(name);
+      // A round that listed the agent before it was drained may still give it a job.
+      await dispatcher.idle();
+      return [...connections.values()].every((connection) => connection.name !== name || connection.active.size === 0);
+    },
+    undrain(name) {
+      draining.delete(name);
+    },
+    onAgentEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     disconnect(agentId) {
       const connection = connections.get(agentId);
       if (connection === undefined) return false;
@@ -291,6 +335,17 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       return closing;
     },
   };
+}
+
+/** What is left of a connected agent's capacity, as matchJobs takes it. */
+function slotOf(connection: Connection): AgentSlot {
+  let freeCpus = connection.capacity.cpus;
+  let freeMemoryMiB = connection.capacity.memoryMiB;
+  for (const held of connection.active.values()) {
+    freeCpus -= held.cpus;
+    freeMemoryMiB -= held.memoryMiB;
+  }
+  return { id: connection.agentId, labels: connection.labels, freeSlots: connection.freeSlots, freeCpus, freeMemoryMiB };
 }
 
 /** Resolves once every socket closed, or after ms. */

@@ -1,9 +1,31 @@
+import os from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_TEMPLATE, localEngineConfigSchema, type LocalEngineSettings } from '../../engines/index.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const milliseconds = (what: string) =>
   z.number({ error: `give ${what} as a whole number of milliseconds` }).int({ error: `give ${what} as a whole number of milliseconds` }).min(1, { error: `${what} must be at least 1 ms` });
+
+/** One engine of the server: `kind` picks the engine, the rest are that engine's options. */
+const engineConfigSchema = z.discriminatedUnion(
+  'kind',
+  [localEngineConfigSchema.safeExtend({ kind: z.literal('local') })],
+  { error: 'give each engine a kind: local (docker and swarm follow)' },
+);
+
+export type EngineConfig = z.output<typeof engineConfigSchema>;
+
+/** The engine a server has when its configuration names none: agents as processes here, one per core at most. */
+function defaultLocalEngine(): LocalEngineSettings & { kind: 'local' } {
+  return {
+    kind: 'local',
+    name: 'local',
+    templates: [{ ...DEFAULT_TEMPLATE, name: 'default', labels: [], maxAgents: os.availableParallelism(), idleMinutes: 5 }],
+    stopGraceMs: 10_000,
+    keepLogMinutes: 60,
+  };
+}
 
 /**
  * The server's configuration: the one schema, with every default. What each option means
@@ -80,10 +102,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   // Each engine's own options are defined and checked by the engines (docs/engines.md);
-  // the server only needs to know there is a list, and that it starts with the local engine.
+  // `kind` says which engine an entry configures.
   engines: z
-    .array(z.record(z.string(), z.unknown()), { error: 'give engines as a list of engines, such as [{ kind: local }]' })
-    .default([{ kind: 'local' }]),
+    .array(engineConfigSchema, { error: 'give engines as a list of engines, such as [{ kind: local }]' })
+    .default(() => [defaultLocalEngine()])
+    .check((ctx) => {
+      const seen = new Set<string>();
+      ctx.value.forEach((engine, index) => {
+        if (seen.has(engine.name)) ctx.issues.push({ code: 'custom', input: engine, path: [index, 'name'], message: `'${engine.name}' names another engine too; give each engine its own name` });
+        seen.add(engine.name);
+      });
+    }),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -30,7 +30,7 @@ describe('server configuration', () => {
     assert.deepEqual(config.agents, { heartbeatIntervalMs: 10_000, unreachableAfterMs: 30_000, lostAfterMs: 120_000, noProgressTimeoutMs: 3_600_000 });
     assert.deepEqual(config.webhooks, { maxBodyBytes: 1_048_576 });
     assert.deepEqual(config.metrics, { enabled: true, requireToken: false });
-    assert.deepEqual(config.engines, [{ kind: 'local' }]);
+    assert.deepEqual(config.engines.map((engine) => [engine.kind, engine.name, engine.templates.map((template) => template.name)]), [['local', 'local', ['default']]]);
     assert.equal(config.logLevel, 'info');
   });
 

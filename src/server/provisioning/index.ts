@@ -1,0 +1,34 @@
+/**
+ * The engine manager (docs/engines.md): creates the configured engines, reconciles what
+ * they run with the store at start-up, launches agents for waiting jobs and stops idle ones.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { messageOf } from '../../errors/index.js';
+import type { Store } from '../../store/index.js';
+import type { AgentServer } from '../agents/index.js';
+import type { ServerConfig } from '../config/index.js';
+import { createEngines, serverIdOf } from './engines.js';
+import { startProvisioning, type Provisioner } from './manager.js';
+
+export { defaultAgentCommand, serverIdOf, type EngineConfig } from './engines.js';
+export { startProvisioning, type Provisioner, type ProvisioningOptions } from './manager.js';
+
+/** Creates the engines of the configuration and starts their manager. */
+export async function startEngineManager(input: {
+  config: ServerConfig;
+  store: Store;
+  agents: AgentServer;
+  registry: Registry;
+  logger: Logger;
+  publicUrl: string;
+}): Promise<Provisioner> {
+  const serverId = await serverIdOf(input.config.home);
+  const engines = createEngines({ config: input.config, serverId, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
+  try {
+    return await startProvisioning({ store: input.store, engines, agents: input.agents, registry: input.registry, logger: input.logger, publicUrl: input.publicUrl });
+  } catch (error) {
+    for (const { engine } of engines) await engine.close();
+    throw error;
+  }
+}

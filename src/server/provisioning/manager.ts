@@ -1,0 +1,325 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Engine, TaskEvent } from '../../engines/index.js';
+import { messageOf } from '../../errors/index.js';
+import { matchJobs, planProvisioning, planReaping, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
+import { activeLaunchStates, type Store } from '../../store/index.js';
+import type { AgentEvent, AgentServer } from '../agents/index.js';
+import { hashToken, newToken } from '../crypto/index.js';
+import type { ManagedEngine } from './engines.js';
+import { createProvisioningMetrics, type ProvisioningMetrics } from './metrics.js';
+import { reconcile } from './reconcile.js';
+
+export type ProvisioningOptions = {
+  store: Store;
+  engines: readonly ManagedEngine[];
+  agents: AgentServer;
+  registry: Registry;
+  logger: Logger;
+  /** The URL launched agents connect to. */
+  publicUrl: string;
+  now?: () => number;
+  /** How often the manager looks at the queue without being poked. Default 500. */
+  tickMs?: number;
+  /** A launched agent that has not connected after this long is stopped and its launch failed. Default 60000. */
+  connectTimeoutMs?: number;
+};
+
+export type Provisioner = {
+  /** Asks for a tick now (a dispatch round left jobs waiting); ticks never overlap. */
+  poke(): void;
+  /** Stops the timers and waits for work in progress; agents keep running (a restarted server adopts them). Idempotent. */
+  close(): Promise<void>;
+};
+
+/** An agent an engine runs for this server: launched by this manager, or adopted at start-up. */
+type ManagedAgent = {
+  launchId: number;
+  engine: string;
+  template: string;
+  name: string;
+  taskId: string | null;
+  tokenId: number | null;
+  launchedAt: number;
+  /** When it was first seen connected and ready; null while provisioning. */
+  connectedAt: number | null;
+  adopted: boolean;
+  idleSince: number | null;
+  jobsRun: number;
+  /** Being stopped (reaped, timed out, or exited): no job goes to it and the planners do not count it. */
+  stopping: boolean;
+};
+
+type Outcome = { state: 'stopped' | 'failed'; error: string | null };
+
+const TICK_MS = 500;
+// A local agent connects in well under a second; a minute covers a slow host and a cold
+// container image without leaving a broken launch holding a slot for long.
+const CONNECT_TIMEOUT_MS = 60_000;
+// The manager plans with the oldest pending jobs; more than this waiting are seen as others end.
+const PENDING_LIMIT = 500;
+
+/**
+ * The engine manager: keeps the engines' agents in step with the queue. On start it
+ * reconciles what the engines run with the launches the store knows; then each tick
+ * (every tickMs, and when poked) it follows the scheduler's order — matchJobs to find the
+ * jobs no connected agent will take, planReaping to stop agents idle too long or past
+ * maxJobsPerAgent (each drained first, so the dispatcher cannot give it a job while it
+ * stops), planProvisioning to launch agents for the jobs left. Every launch is recorded
+ * (token, then store.engineLaunches) before the engine is asked.
+ */
+export async function startProvisioning(options: ProvisioningOptions): Promise<Provisioner> {
+  const { store, logger, agents } = options;
+  const now = options.now ?? Date.now;
+  const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  const engines = new Map(options.engines.map((managed) => [managed.engine.name, managed]));
+  const managed = new Map<string, ManagedAgent>();
+  const inFlight = new Set<Promise<void>>();
+  const metrics: ProvisioningMetrics = createProvisioningMetrics(options.registry, function* () {
+    for (const agent of managed.values()) if (!agent.stopping) yield { engine: agent.engine, template: agent.template, state: stateOf(agent) };
+  });
+  let states = new Map<string, { agentId: number; ready: boolean; busy: boolean }>();
+  let running: Promise<void> | null = null;
+  let again = false;
+  let closed = false;
+
+  function track(work: Promise<void>, what: string): void {
+    const tracked = work.catch((error: unknown) => logger.error({ err: messageOf(error) }, what));
+    inFlight.add(tracked);
+    void tracked.finally(() => inFlight.delete(tracked));
+  }
+
+  function stateOf(agent: ManagedAgent): EngineAgentState {
+    const state = states.get(agent.name);
+    if (agent.connectedAt === null || state === undefined || !state.ready) return 'provisioning';
+    return state.busy ? 'busy' : 'idle';
+  }
+
+  // Before list(): an engine reports the end of tasks it listed only to listeners it has.
+  const unsubscribe = options.engines.map(({ engine }) => engine.onTaskEvent((event) => track(taskExited(engine, event), 'recording an agent exit failed')));
+  for (const task of await reconcile({ store, engines: options.engines, metrics, logger })) {
+    managed.set(task.agentName, {
+      launchId: task.launchId,
+      engine: task.engine,
+      template: task.template,
+      name: task.agentName,
+      taskId: task.taskId,
+      tokenId: task.tokenId,
+      launchedAt: now(),
+      connectedAt: null,
+      adopted: true,
+      idleSince: null,
+      jobsRun: 0,
+      stopping: false,
+    });
+  }
+  const stopListening = agents.onAgentEvent(onAgentEvent);
+
+  function onAgentEvent(event: AgentEvent): void {
+    if (event.type === 'unmatched' || event.type === 'connected') return poke();
+    const agent = managed.get(event.name);
+    if (agent === undefined) return;
+    if (event.type === 'assigned') {
+      agent.jobsRun += 1;
+      agent.idleSince = null;
+    } else if (event.type === 'released') {
+      agent.idleSince = now();
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const at = now();
+    // The agents before the queue: the dispatcher records an assignment in the store before it
+    // takes the agent's slot, so a job read as pending below was not yet given to a slot seen
+    // free here. Read the other way round, a job just assigned would look unmatched and launch.
+    const snapshot = agents.agentStates();
+    const slots = agents.agentSlots();
+    states = new Map(snapshot.map((state) => [state.name, state]));
+    for (const agent of managed.values()) {
+      const state = states.get(agent.name);
+      if (agent.connectedAt !== null || agent.stopping || state === undefined || !state.ready) continue;
+      agent.connectedAt = at;
+      agent.idleSince = state.busy ? null : at;
+      await store.engineLaunches.setState({ id: agent.launchId, from: ['requested', 'launched'], to: 'running' });
+      if (!agent.adopted) metrics.connectSeconds.observe({ engine: agent.engine, template: agent.template }, (at - agent.launchedAt) / 1000);
+      logger.info({ engine: agent.engine, agentName: agent.name, launchMs: at - agent.launchedAt, adopted: agent.adopted }, 'engine agent ready');
+    }
+
+    // 1. What the dispatcher will give the connected agents: the rest is unmatched.
+    const pending: PendingJob[] = (await store.jobs.listPending({ now: at, limit: PENDING_LIMIT })).map((job) => ({ ...job, queuedAt: job.queuedAt ?? job.createdAt }));
+    const limits = new Map<number, number | null>();
+    for (const projectId of new Set(pending.map((job) => job.projectId))) limits.set(projectId, (await store.projects.get(projectId))?.concurrencyLimit ?? null);
+    const runningByProject = pending.length === 0 ? new Map<number, number>() : await store.jobs.countRunningByProject();
+    const matches = pending.length === 0 ? [] : matchJobs({ pending, agents: slots, runningByProject, concurrencyLimit: limits });
+    const matchedJobs = new Set(matches.map((match) => match.jobId));
+    const takenBy = new Set(matches.map((match) => match.agentId));
+    for (const job of pending) if (matchedJobs.has(job.id)) runningByProject.set(job.projectId, (runningByProject.get(job.projectId) ?? 0) + 1);
+
+    // 2. Reap: idle too long, or ran its jobs. The agents just matched count as busy.
+    const ready = [...managed.values()].filter((agent) => !agent.stopping && stateOf(agent) !== 'provisioning');
+    const byLaunch = new Map(ready.map((agent) => [agent.launchId, agent]));
+    const reaps = planReaping({
+      now: at,
+      agents: ready.map((agent) => {
+        const agentId = states.get(agent.name)?.agentId ?? null;
+        return { id: agent.launchId, engine: agent.engine, template: agent.template, busy: stateOf(agent) === 'busy' || (agentId !== null && takenBy.has(agentId)), idleSince: agent.idleSince, jobsRun: agent.jobsRun };
+      }),
+      engines: options.engines.map(({ engine }) => ({ name: engine.name, templates: engine.templates })),
+    });
+    for (const reap of reaps) {
+      const agent = byLaunch.get(reap.agentId);
+      if (agent === undefined) continue;
+      agent.stopping = true;
+      if (!(await agents.drain(agent.name))) {
+        // A dispatch round gave it a job meanwhile: it stays.
+        agents.undrain(agent.name);
+        agent.stopping = false;
+        continue;
+      }
+      logger.info({ engine: agent.engine, agentName: agent.name, reason: reap.reason }, 'stopping an engine agent');
+      track(stopAgent(agent, { state: 'stopped', error: null }), 'stopping an agent failed');
+    }
+
+    // A launch that never connected: its log says why.
+    for (const agent of managed.values()) {
+      if (agent.stopping || agent.connectedAt !== null || at - agent.launchedAt < connectTimeoutMs || agent.taskId === null) continue;
+      agent.stopping = true;
+      const where = engines.get(agent.engine)?.describeTask(agent.taskId) ?? '';
+      const error = `agent ${agent.name} did not connect to ${options.publicUrl} within ${Math.round(connectTimeoutMs / 1000)} s; ${where}`;
+      logger.warn({ engine: agent.engine, agentName: agent.name, taskId: agent.taskId }, 'engine agent did not connect');
+      metrics.launches.inc({ engine: agent.engine, template: agent.template, result: 'failed' });
+      track(stopAgent(agent, { state: 'failed', error }), 'stopping an agent failed');
+    }
+
+    // 3. Provision for the jobs left.
+    const unmatched = pending.filter((job) => !matchedJobs.has(job.id));
+    if (unmatched.length === 0 && !options.engines.some(({ engine }) => engine.templates.some((template) => template.minIdle > 0))) return;
+    const engineStates = [];
+    for (const { engine } of options.engines) {
+      const agentsOf = [...managed.values()].filter((agent) => agent.engine === engine.name && !agent.stopping);
+      engineStates.push({ name: engine.name, templates: engine.templates, offers: await engine.capacity(), agents: agentsOf.map((agent) => ({ template: agent.template, state: stateOf(agent) })) });
+    }
+    const launches = planProvisioning({ unmatched, engines: engineStates, runningByProject, concurrencyLimit: limits });
+    for (const launch of launches) {
+      const engine = engines.get(launch.engine)?.engine;
+      if (engine !== undefined && !closed) await launchAgent(engine, launch.template, launch.forJobIds);
+    }
+  }
+
+  async function launchAgent(engine: Engine, template: string, forJobIds: number[]): Promise<void> {
+    const name = `${engine.name}-${template}-${randomBytes(4).toString('hex')}`;
+    const token = newToken('agent');
+    const tokenRow = await store.tokens.create({ kind: 'agent', name, tokenHash: hashToken(token), scopes: [] });
+    // The intent first: a crash before the engine answers leaves a row to reconcile.
+    const launch = await store.engineLaunches.create({ engine: engine.name, template, agentName: name });
+    const agent: ManagedAgent = {
+      launchId: launch.id,
+      engine: engine.name,
+      template,
+      name,
+      taskId: null,
+      tokenId: tokenRow.id,
+      launchedAt: now(),
+      connectedAt: null,
+      adopted: false,
+      idleSince: null,
+      jobsRun: 0,
+      stopping: false,
+    };
+    managed.set(name, agent);
+    const fields = { engine: engine.name, template, agentName: name, launchId: launch.id, forJobIds };
+    let taskId: string;
+    try {
+      ({ taskId } = await engine.launch({ agentName: name, template, serverUrl: options.publicUrl, token, env: {} }));
+    } catch (error) {
+      logger.error({ ...fields, err: messageOf(error) }, 'engine launch failed');
+      metrics.launches.inc({ engine: engine.name, template, result: 'failed' });
+      await finish(agent, { state: 'failed', error: messageOf(error) });
+      return;
+    }
+    metrics.launches.inc({ engine: engine.name, template, result: 'launched' });
+    agent.taskId = taskId;
+    await store.engineLaunches.setTaskId(launch.id, taskId);
+    await store.engineLaunches.setState({ id: launch.id, from: ['requested'], to: 'launched' });
+    logger.info({ ...fields, taskId }, 'engine agent launched');
+  }
+
+  /** Stops the agent's task, then records the outcome. On failure the agent is kept, to be stopped again later. */
+  async function stopAgent(agent: ManagedAgent, outcome: Outcome): Promise<void> {
+    agent.stopping = true;
+    await store.engineLaunches.setState({ id: agent.launchId, from: ['requested', 'launched', 'running'], to: 'stopping' });
+    try {
+      if (agent.taskId !== null) await engines.get(agent.engine)?.engine.stop(agent.taskId);
+    } catch (error) {
+      agents.undrain(agent.name);
+      agent.stopping = false;
+      throw error;
+    }
+    await finish(agent, outcome);
+  }
+
+  /** The agent's task is gone: its launch ends, its token is revoked, the agent is offline. */
+  async function finish(agent: ManagedAgent, outcome: Outcome): Promise<void> {
+    if (managed.get(agent.name) === agent) managed.delete(agent.name);
+    await store.engineLaunches.setState({ id: agent.launchId, from: activeLaunchStates, to: outcome.state, error: outcome.error });
+    if (agent.tokenId !== null) await store.tokens.revoke(agent.tokenId);
+    const known = await store.agents.getByName(agent.name);
+    if (known !== null) await store.agents.setStatus({ id: known.id, from: ['online', 'unreachable'], to: 'offline' });
+    agents.undrain(agent.name);
+    poke();
+  }
+
+  /** A task ended by itself (stop() ends what it stops, and finishes the agent there). */
+  async function taskExited(engine: Engine, event: TaskEvent): Promise<void> {
+    const agent = managed.get(event.agentName);
+    if (agent === undefined || agent.engine !== engine.name || agent.stopping) return;
+    agent.stopping = true;
+    const clean = event.exitCode === 0 && agent.connectedAt !== null;
+    const where = engines.get(engine.name)?.describeTask(event.taskId) ?? '';
+    const error = clean ? null : `agent ${agent.name} exited with code ${event.exitCode ?? 'unknown'}${agent.connectedAt === null ? ' before it connected' : ''}; ${where}`;
+    logger[clean ? 'info' : 'warn']({ engine: engine.name, agentName: agent.name, taskId: event.taskId, exitCode: event.exitCode }, 'engine agent exited');
+    // Removes what the engine keeps of the task (the local engine's marker).
+    await engine.stop(event.taskId);
+    await finish(agent, { state: clean ? 'stopped' : 'failed', error });
+  }
+
+  function run(): void {
+    running = tick()
+      .catch((error: unknown) => logger.error({ err: messageOf(error) }, 'provisioning tick failed'))
+      .finally(() => {
+        running = null;
+        if (again && !closed) {
+          again = false;
+          run();
+        }
+      });
+  }
+
+  function poke(): void {
+    if (closed) return;
+    if (running !== null) again = true;
+    else run();
+  }
+
+  const timer = setInterval(poke, options.tickMs ?? TICK_MS);
+  timer.unref();
+  poke();
+
+  let closing: Promise<void> | null = null;
+  return {
+    poke,
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        clearInterval(timer);
+        stopListening();
+        while (running !== null) await running;
+        while (inFlight.size > 0) await Promise.all([...inFlight]);
+        for (const stop of unsubscribe) stop();
+        for (const { engine } of options.engines) await engine.close();
+      })();
+      return closing;
+    },
+  };
+}
