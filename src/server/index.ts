@@ -16,6 +16,7 @@ import { createEventBus } from './events/index.js';
 import { createGitMirrors } from './git/index.js';
 import { bootstrapAdminToken, buildApp } from './http/index.js';
 import { startEngineManager, type Provisioner } from './provisioning/index.js';
+import { startRetention } from './retention/index.js';
 import { startTriggerTimers } from './triggers/index.js';
 
 export * from './config/index.js';
@@ -90,10 +91,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
+    const retentionLog = root.child({ component: 'retention' });
+    // A minute: expire_in is given in minutes at the finest, and a sweep reads an index only.
+    const retention = startRetention({ store, blobs: files.blobs, intervalMs: 60_000, now: Date.now, onError: (error) => retentionLog.error({ err: error }, 'artifact sweep failed') });
     let engines: Provisioner;
     try {
       engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });
     } catch (error) {
+      retention.stop();
       await agents.close();
       await timers.stop();
       events.close();
@@ -112,6 +117,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         closing ??= (async () => {
           try {
             // The engines' agents keep running: they reconnect to the restarted server, which adopts them.
+            retention.stop();
             await engines.close();
             await agents.close();
             await timers.stop();
