@@ -5,4 +5,4 @@
  */
 export { git, gitText, gitTextOrNull, type GitOptions } from './run.js';
 export { createMirrorCache, type MirrorCache, type MirrorCall } from './mirrors.js';
-export { cloneSource, displayRepository, repositoryName } from './repository.js';
+export { cloneSource, displayRepository, localRepositoryPath, repositoryName } from './repository.js';

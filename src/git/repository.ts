@@ -1,4 +1,5 @@
 import { basename, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Naming a repository: where git reads it from, a name for files, and the form that may
@@ -18,6 +19,20 @@ function isLocalPath(repository: string): boolean {
 /** Where git reads repository from: a local path made absolute, a URL as it is. */
 export function cloneSource(repository: string): string {
   return isLocalPath(repository) ? resolve(repository) : repository;
+}
+
+/**
+ * The directory of a repository on this machine (a path, or a file:// URL naming this
+ * host), absolute; null for a repository reached over the network.
+ */
+export function localRepositoryPath(repository: string): string | null {
+  if (isLocalPath(repository)) return resolve(repository);
+  if (!/^file:\/\//i.test(repository)) return null;
+  try {
+    return fileURLToPath(repository);
+  } catch {
+    return null; // file://otherhost/...: not this machine's, git reads it as a URL
+  }
 }
 
 /** The last segment of a repository's path or URL without `.git`, usable in a file name ('' when there is none). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { runAgent, type AgentLogger } from '../../agent/index.js';
+import type { AgentLogger } from '../../agent/index.js';
 import { SlipwayError } from '../../errors/index.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -62,6 +62,8 @@ async function agent(flags: AgentFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // Loaded here, not at the top: every other command would pay for the agent (ws, zod, the executor).
+    const { runAgent } = await import('../../agent/index.js');
     await runAgent({
       serverUrl: flags.server,
       token,

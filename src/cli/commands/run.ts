@@ -1,11 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatDuration } from '../../executor/index.js';
-import { formatDiagnostic } from '../../pipeline/index.js';
-import { runLocalPipeline } from '../run/local-run.js';
-import { JobPrinter, paint, styleFor } from '../run/printer.js';
-import { formatSummary } from '../run/summary.js';
 import { collect, parsePositiveInt, parseVars } from '../options.js';
 
 type RunFlags = { job: string[]; var: string[]; parallel?: string; dirty?: boolean; file: string };
@@ -25,6 +20,14 @@ export function registerRun(program: Command): void {
 }
 
 async function run(flags: RunFlags): Promise<number> {
+  // Loaded here, not at the top: other commands need neither the executor nor the pipeline compiler.
+  const [{ formatDuration }, { formatDiagnostic }, { runLocalPipeline }, { JobPrinter, paint, styleFor }, { formatSummary }] = await Promise.all([
+    import('../../executor/index.js'),
+    import('../../pipeline/index.js'),
+    import('../run/local-run.js'),
+    import('../run/printer.js'),
+    import('../run/summary.js'),
+  ]);
   const style = styleFor(process.stdout);
   const say = (line: string) => process.stdout.write(`${paint(style, '1', line)}\n`);
   const controller = new AbortController();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, readConfigFile, startServer, type ConfigFlags } from '../../server/index.js';
+import type { ConfigFlags } from '../../server/index.js';
 
 type ServerFlags = ConfigFlags & { config?: string };
 
@@ -12,6 +12,8 @@ export function registerServer(program: Command): void {
     .option('--database <url>', 'sqlite:/path/slipway.db or postgres://user:password@host/database (default: sqlite in the home directory)')
     .option('--home <dir>', 'the server home directory (default ./.slipway)')
     .action(async (flags: ServerFlags) => {
+      // Loaded here, not at the top: the server (fastify, kysely, pg, SQLite) is the heaviest part of the CLI by far.
+      const { loadConfig, readConfigFile, startServer } = await import('../../server/index.js');
       const { config: configPath, ...configFlags } = flags;
       const file = await readConfigFile({ ...(configPath === undefined ? {} : { configPath }), flags: configFlags, env: process.env });
       const config = loadConfig({ flags: configFlags, env: process.env, ...(file ?? {}) });

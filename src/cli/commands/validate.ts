@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { formatDiagnostic, parsePipeline, planPipeline, type Plan } from '../../pipeline/index.js';
+import type { Plan } from '../../pipeline/index.js';
 import { SlipwayError } from '../../errors/index.js';
 import { collect, parseVars } from '../options.js';
 
@@ -21,6 +21,8 @@ export function registerValidate(program: Command): void {
 }
 
 async function validate(file: string, flags: ValidateFlags): Promise<number> {
+  // Loaded here, not at the top: the pipeline compiler is only this command's.
+  const { formatDiagnostic, parsePipeline, planPipeline } = await import('../../pipeline/index.js');
   let text: string;
   try {
     text = await readFile(file, 'utf8');

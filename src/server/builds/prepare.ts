@@ -24,7 +24,19 @@ export type PrepareInput = {
 export async function prepareBuild(git: GitMirrors, input: PrepareInput): Promise<{ build: NewBuild; jobs: NewJob[] }> {
   const { project, ref } = input;
   const repo = project.repositoryUrl;
-  const info = await git.commitInfo(repo, ref.sha);
+  // The four questions are independent processes (changedPaths needs only the parent): asked at once, not in turn.
+  const infoAsked = git.commitInfo(repo, ref.sha);
+  const givenBefore = input.beforeSha !== null && !ZERO_SHA.test(input.beforeSha) ? input.beforeSha : null;
+  const changedAsked = infoAsked.then((commit) => {
+    const before = givenBefore ?? commit.parentSha;
+    return before === null ? null : git.changedPaths(repo, before, ref.sha).then((paths) => ({ paths }));
+  });
+  const [info, text, existingPaths, changed] = await Promise.all([
+    infoAsked,
+    git.readFileAt(repo, ref.sha, project.pipelinePath),
+    git.listPaths(repo, ref.sha),
+    changedAsked,
+  ]);
   const base: NewBuild = {
     projectId: project.id,
     status: 'created',
@@ -38,17 +50,14 @@ export async function prepareBuild(git: GitMirrors, input: PrepareInput): Promis
   const file = project.pipelinePath;
   const error = (errors: BuildError[]) => ({ build: { ...base, status: 'error' as const, errors }, jobs: [] });
 
-  const text = await git.readFileAt(repo, ref.sha, file);
   if (text === null) {
     return error([{ file, line: 1, column: 1, message: `commit ${ref.sha.slice(0, 8)} has no ${file}; add the pipeline file, or change the project's pipelinePath` }]);
   }
   const parsed = parsePipeline(text, file);
   if (!parsed.ok) return error(parsed.errors.map(toBuildError));
 
-  const beforeSha = input.beforeSha !== null && !ZERO_SHA.test(input.beforeSha) ? input.beforeSha : info.parentSha;
-  const existingPaths = await git.listPaths(repo, ref.sha);
   // A root commit changed every path it has; an unknown `before` (force push) leaves changes unknown, so `changes:` rules match.
-  const changedPaths = beforeSha === null ? existingPaths : await git.changedPaths(repo, beforeSha, ref.sha);
+  const changedPaths = changed === null ? existingPaths : changed.paths;
   const predefined = predefinedVariables({
     serverUrl: input.serverUrl,
     project: { name: project.name, repositoryUrl: repo, defaultBranch: project.defaultBranch },

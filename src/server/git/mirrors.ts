@@ -1,5 +1,8 @@
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
-import { createMirrorCache, displayRepository, gitText, gitTextOrNull, type GitOptions } from '../../git/index.js';
+import { createMirrorCache, displayRepository, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -15,9 +18,11 @@ export type CommitInfo = {
 };
 
 /**
- * The server's questions about project repositories, answered from the bare mirrors
- * under `dir` (src/git's mirror cache: one per repository, never named after its
- * credentials). A mirror is cloned on first use and fetched (with --prune) by
+ * The server's questions about project repositories. A repository on this machine (a
+ * path or a file:// URL) is read where it is: it is always up to date, and a mirror
+ * would only copy it (a clone, then a fetch on every trigger). Others are answered from
+ * the bare mirrors under `dir` (src/git's mirror cache: one per repository, never named
+ * after its credentials): a mirror is cloned on first use and fetched (with --prune) by
  * resolveRef; fetches of one repository take turns, reads run alongside them, since git
  * updates refs atomically. Messages never contain the credentials of a URL.
  */
@@ -40,58 +45,71 @@ const SERVER_GIT_ENV = { GIT_ASKPASS: 'true', LC_ALL: 'C' };
 
 export function createGitMirrors(options: { dir: string }): GitMirrors {
   const cache = createMirrorCache({ dir: options.dir, env: SERVER_GIT_ENV });
-  const inMirror = (repository: string, mirror: string): GitOptions => ({ cwd: mirror, repository, isolated: true, env: SERVER_GIT_ENV });
 
-  async function revParse(repository: string, mirror: string, spec: string): Promise<string | null> {
-    const out = await gitTextOrNull(['rev-parse', '--verify', '--quiet', `${spec}^{commit}`], inMirror(repository, mirror));
+  /** Where git reads the repository: its own directory (local) or its mirror, and the arguments that name it. */
+  type Place = { options: GitOptions; args: readonly string[] };
+
+  async function place(repository: string, refresh: boolean): Promise<Place> {
+    const local = localRepositoryPath(repository);
+    if (local !== null) {
+      // An explicit --git-dir: git must not search upwards from a path that is no repository into one that contains it.
+      const dotGit = join(local, '.git');
+      const gitDir = (await stat(dotGit).then(() => true, () => false)) ? dotGit : local;
+      // cwd: any directory that exists (the repository may not); with --git-dir it names nothing.
+      return { options: { cwd: tmpdir(), repository, isolated: true, env: SERVER_GIT_ENV }, args: [`--git-dir=${gitDir}`] };
+    }
+    const mirror = refresh ? await cache.refresh(repository) : await cache.open(repository);
+    return { options: { cwd: mirror, repository, isolated: true, env: SERVER_GIT_ENV }, args: [] };
+  }
+
+  const run = (at: Place, args: readonly string[]): Promise<string> => gitText([...at.args, ...args], at.options);
+  const runOrNull = (at: Place, args: readonly string[]): Promise<string | null> => gitTextOrNull([...at.args, ...args], at.options);
+
+  async function revParse(at: Place, spec: string): Promise<string | null> {
+    const out = await runOrNull(at, ['rev-parse', '--verify', '--quiet', `${spec}^{commit}`]);
     return out === null ? null : out.trim();
   }
 
   return {
     async resolveRef(repository, ref) {
-      const mirror = await cache.refresh(repository);
+      const at = await place(repository, true);
       const name = ref.replace(/^refs\/(heads|tags)\//, '');
       const kind = ref.startsWith('refs/tags/') ? 'tag' : ref.startsWith('refs/heads/') ? 'branch' : null;
       if (kind !== 'tag') {
-        const sha = await revParse(repository, mirror, `refs/heads/${name}`);
+        const sha = await revParse(at, `refs/heads/${name}`);
         if (sha !== null) return { sha, branch: name, tag: null };
       }
       if (kind !== 'branch') {
-        const sha = await revParse(repository, mirror, `refs/tags/${name}`);
+        const sha = await revParse(at, `refs/tags/${name}`);
         if (sha !== null) return { sha, branch: null, tag: name };
       }
       if (kind === null && SHA.test(name)) {
-        const sha = await revParse(repository, mirror, name);
+        const sha = await revParse(at, name);
         if (sha !== null) return { sha, branch: null, tag: null };
       }
       throw new SlipwayError('NOT_FOUND', `the repository ${displayRepository(repository)} has no branch, tag or commit "${ref}"`);
     },
 
     async readFileAt(repository, sha, file) {
-      const mirror = await cache.open(repository);
-      const object = `${sha}:${file}`;
-      const type = await gitTextOrNull(['cat-file', '-t', object], inMirror(repository, mirror));
-      if (type === null || type.trim() !== 'blob') return null;
-      return gitText(['cat-file', 'blob', object], inMirror(repository, mirror));
+      // One process: cat-file fails (128) when the path is missing or is not a file (a directory, a submodule).
+      return runOrNull(await place(repository, false), ['cat-file', 'blob', `${sha}:${file}`]);
     },
 
     async commitInfo(repository, sha) {
-      const mirror = await cache.open(repository);
-      const out = await gitText(['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--'], inMirror(repository, mirror));
+      const out = await run(await place(repository, false), ['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--']);
       const [parents = '', authorName = '', authorEmail = '', timestamp = '', ...message] = out.split('\u0000');
       return { parentSha: parents.trim().split(' ')[0] || null, authorName, authorEmail, timestamp, message: message.join('\u0000').trim() };
     },
 
     async changedPaths(repository, before, sha) {
-      const mirror = await cache.open(repository);
-      if ((await revParse(repository, mirror, before)) === null) return null;
-      const out = await gitText(['diff', '--name-only', '-z', '--no-renames', before, sha, '--'], inMirror(repository, mirror));
+      const at = await place(repository, false);
+      if ((await revParse(at, before)) === null) return null;
+      const out = await run(at, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
       return out.split('\u0000').filter((p) => p !== '');
     },
 
     async listPaths(repository, sha) {
-      const mirror = await cache.open(repository);
-      const out = await gitText(['ls-tree', '-r', '--name-only', '-z', sha], inMirror(repository, mirror));
+      const out = await run(await place(repository, false), ['ls-tree', '-r', '--name-only', '-z', sha]);
       return out.split('\u0000').filter((p) => p !== '');
     },
   };
