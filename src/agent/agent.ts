@@ -19,11 +19,16 @@ import { agentVersion } from './version.js';
 // One events message carries at most this much: big enough that a chatty job needs few
 // frames, small enough that a frame never delays heartbeats or other attempts for long.
 const MAX_BATCH_BYTES = 256 * 1024;
-// Events wait this long to share a frame: a chatty job makes a chunk per pipe read, and
-// one frame (and one server-side sync) per chunk would cost more than 5 ms of latency.
+// While a batch awaits its ack, events wait this long (or until the ack) to share a frame:
+// a chatty job makes a chunk per pipe read, and one frame (and one server-side sync) per
+// chunk would cost more than 5 ms of latency. An idle outbox sends at once.
 const FLUSH_DELAY_MS = 5;
 // Stop handing frames to the socket above this much unsent data, and go on below half of it.
 const HIGH_WATER_BYTES = 1024 * 1024;
+// Event bytes in flight (sent, not acknowledged) across attempts: at a few hundred MB/s
+// and acks that come after a group commit (a few ms to tens of ms), 8 MiB keeps the
+// pipe full while bounding what the server holds for this agent (see MAX_PENDING_BYTES).
+const MAX_UNACKED_BYTES = 8 * 1024 * 1024;
 // A connection that lasted this long after `welcome` resets the backoff.
 const STABLE_MS = 5000;
 // Before `welcome` says the heartbeat interval, the liveness check uses this one.
@@ -48,7 +53,11 @@ export class Agent {
   private heartbeat: NodeJS.Timeout | null = null;
   private lastHeardAt = 0;
   private flushScheduled = false;
+  /** The wait of a scheduled flush while batches are in flight; an ack that empties them cuts it short. */
+  private flushTimer: NodeJS.Timeout | null = null;
   private blocked = false;
+  /** The send window is full: the next ack resumes sending. */
+  private windowFull = false;
   /** Why the agent takes no new job, once it does not. */
   private draining: string | null = null;
   private stopped = false;
@@ -134,6 +143,7 @@ export class Agent {
           this.ws = null;
           this.welcomed = false;
           this.blocked = false;
+          this.windowFull = false;
           this.unwatch();
         }
         if (code === CloseCode.UNAUTHORIZED) this.fail(unauthorized(reason));
@@ -173,7 +183,9 @@ export class Agent {
         const attempt = this.attempts.get(message.attemptId);
         if (attempt === undefined) return;
         attempt.outbox.ack(message.seq);
-        return this.release(attempt);
+        this.release(attempt);
+        if (this.windowFull) return this.reopenWindow();
+        return this.flushEarly();
       }
       case 'cancel':
         return this.attempts.get(message.attemptId)?.cancel(message.reason);
@@ -279,19 +291,60 @@ export class Agent {
     this.attempts.clear();
   }
 
+  /**
+   * Sends soon: with no batch in flight, once this turn of the event loop has added its
+   * events (the first events of a job are the latency a user sees); otherwise after
+   * FLUSH_DELAY_MS or the ack that empties the flight, whichever comes first.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setTimeout(() => {
+    const run = (): void => {
       this.flushScheduled = false;
+      this.flushTimer = null;
       this.flush();
-    }, FLUSH_DELAY_MS);
+    };
+    if (this.awaitingAck()) this.flushTimer = setTimeout(run, FLUSH_DELAY_MS);
+    else setImmediate(run);
   }
 
-  /** Sends what the outboxes hold, one batch per attempt in turn, while the socket keeps up. */
+  /** After an ack: events waiting to share a frame go now if nothing else is in flight. */
+  private flushEarly(): void {
+    if (this.flushTimer === null || this.awaitingAck()) return;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushScheduled = false;
+    this.flush();
+  }
+
+  /** An ack made room in a full send window: send again once this read's acks are in. */
+  private reopenWindow(): void {
+    this.windowFull = false;
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private awaitingAck(): boolean {
+    for (const attempt of this.attempts.values()) if (attempt.outbox.awaitingAck) return true;
+    return false;
+  }
+
+  /**
+   * Sends what the outboxes hold, one batch per attempt in turn, while the socket keeps up
+   * and the send window (unacknowledged bytes of all attempts) has room.
+   */
   private flush(): void {
     const ws = this.ws;
     if (ws === null || !this.welcomed || ws.readyState !== WebSocket.OPEN) return;
+    const windowBytes = this.options.maxUnackedBytes ?? MAX_UNACKED_BYTES;
+    const batchBytes = Math.min(MAX_BATCH_BYTES, windowBytes);
+    let unacked = 0;
+    for (const attempt of this.attempts.values()) unacked += attempt.outbox.inFlightBytes;
     for (let sent = true; sent; ) {
       sent = false;
       for (const attempt of this.attempts.values()) {
@@ -299,10 +352,19 @@ export class Agent {
           this.blocked = true;
           return;
         }
-        const batch = attempt.outbox.nextBatch(MAX_BATCH_BYTES);
+        // Acks are cumulative per attempt, and each one reopens a full window (see handle).
+        // With nothing in flight a batch goes whatever its size: an event larger than the
+        // window is still sent.
+        if (unacked > 0 && unacked + batchBytes > windowBytes) {
+          if (attempt.outbox.pending) this.windowFull = true;
+          continue;
+        }
+        const batch = attempt.outbox.nextBatch(batchBytes);
         if (batch === null) continue;
-        const frame = `{"type":"events","attemptId":${attempt.id},"token":${JSON.stringify(attempt.token)},"events":[${batch.events}]}`;
-        ws.send(frame, (error) => {
+        unacked += batch.bytes;
+        const head = Buffer.from(`{"type":"events","attemptId":${attempt.id},"token":${JSON.stringify(attempt.token)},"events":[`);
+        const frame = Buffer.concat([head, batch.events, FRAME_END]);
+        ws.send(frame, { binary: false }, (error) => {
           if (error === undefined && this.blocked && ws.bufferedAmount < HIGH_WATER_BYTES / 2) {
             this.blocked = false;
             this.scheduleFlush();
@@ -348,6 +410,8 @@ export class Agent {
     this.heartbeat = null;
   }
 }
+
+const FRAME_END = Buffer.from(']}');
 
 function unauthorized(reason: string): SlipwayError {
   return new SlipwayError(

@@ -24,6 +24,12 @@ export type AgentOptions = {
   engine?: { name: string; taskId: string } | null;
   /** Reconnect backoff; full jitter between 0 and min(capMs, baseMs * 2^attempt). */
   reconnect?: { baseMs: number; capMs: number };
+  /**
+   * Event bytes sent and not yet acknowledged, at most (default 8 MiB); the server pauses
+   * reading from an agent that has more than twice this unstored. Also the most a
+   * reconnect sends again.
+   */
+  maxUnackedBytes?: number;
   /** Passed to the executor: after SIGTERM to a job's processes, how long before SIGKILL. */
   killGraceMs?: number;
 };

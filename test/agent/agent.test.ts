@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isSlipwayError } from '../../src/errors/index.js';
@@ -60,6 +60,33 @@ describe('the agent', () => {
     numbers.forEach((n, index) => assert.equal(Number(n), index + 1));
     const resumed = world.peer.hellos.slice(1).map((hello) => hello.running.map((entry) => entry.attemptId));
     assert.ok(resumed.some((ids) => ids.includes(attemptId)), 'a reconnect lists the running attempt');
+    assert.deepEqual(world.peer.errors, []);
+  });
+
+  it('keeps at most its window of unacknowledged event bytes in flight, and goes on as acks come', async () => {
+    const windowBytes = 128 * 1024;
+    world.peer.heartbeatMs = 50;
+    world.peer.holdAcks = true;
+    const agent = world.startAgent({ maxUnackedBytes: windowBytes });
+    const { attemptId } = await world.peer.assign({
+      job: makeJob({ script: ['(yes "a line of the window test" || true) | head -n 100000'] }),
+      repository: world.repo.dir,
+      commit: world.repo.commit,
+    });
+    const outbox = path.join(agent.workDir, 'outbox', `${attemptId}.jsonl`);
+    await waitFor('the whole output in the outbox', async () => (await readFile(outbox, 'utf8').catch(() => '')).includes('"kind":"finished"'));
+    const heartbeats = world.peer.heartbeats;
+    // Heartbeats mark time passing: the agent had the chance to send more, and did not.
+    await waitFor('two more heartbeats', () => world.peer.heartbeats >= heartbeats + 2);
+    assert.ok(world.peer.eventBytesReceived > 0);
+    assert.ok(world.peer.eventBytesReceived <= windowBytes, `${world.peer.eventBytesReceived} bytes sent unacknowledged`);
+
+    world.peer.releaseAcks();
+    const result = await world.peer.waitForResult(attemptId, 30_000);
+    assert.equal(result.status, 'success', agent.log.lines.join('\n'));
+    const lines = (await world.peer.log(attemptId)).split('\n').filter((line) => line === 'a line of the window test');
+    assert.equal(lines.length, 100_000);
+    assert.ok(world.peer.eventBytesReceived > 100_000 * 27);
     assert.deepEqual(world.peer.errors, []);
   });
 

@@ -10,9 +10,9 @@ function line(seq: number, data = `line ${seq}\n`): AttemptEvent {
   return { seq, kind: 'data', stream: 'stdout', data, atMs: seq };
 }
 
-function seqsOf(batch: { events: string } | null): number[] {
+function seqsOf(batch: { events: Buffer } | null): number[] {
   if (batch === null) return [];
-  return (JSON.parse(`[${batch.events}]`) as AttemptEvent[]).map((event) => event.seq);
+  return (JSON.parse(`[${batch.events.toString()}]`) as AttemptEvent[]).map((event) => event.seq);
 }
 
 describe('an attempt outbox', () => {
@@ -31,7 +31,7 @@ describe('an attempt outbox', () => {
     assert.equal(stored.length, 1000);
     const sent: number[] = [];
     for (let batch = outbox.nextBatch(4096); batch !== null; batch = outbox.nextBatch(4096)) {
-      assert.ok(Buffer.byteLength(batch.events) <= 4096);
+      assert.ok(batch.events.length <= 4096);
       sent.push(...seqsOf(batch));
     }
     assert.deepEqual(sent, Array.from({ length: 1000 }, (_, index) => index + 1));
@@ -69,6 +69,23 @@ describe('an attempt outbox', () => {
     outbox.ack(5);
     outbox.rewind(2);
     assert.deepEqual(seqsOf(outbox.nextBatch(1 << 20)), [3, 4, 5]);
+    outbox.remove();
+  });
+
+  it('counts the bytes of batches not yet acknowledged, and frees them on ack and on reconnect', () => {
+    const outbox = new Outbox(path.join(temp.dir, '6.jsonl'));
+    for (let seq = 1; seq <= 30; seq++) outbox.append(line(seq));
+    const first = outbox.nextBatch(200);
+    const second = outbox.nextBatch(200);
+    assert.ok(first !== null && second !== null);
+    assert.equal(outbox.inFlightBytes, first.bytes + second.bytes);
+    // A batch counts until its last event is acknowledged.
+    outbox.ack(first.lastSeq - 1);
+    assert.equal(outbox.inFlightBytes, first.bytes + second.bytes);
+    outbox.ack(first.lastSeq);
+    assert.equal(outbox.inFlightBytes, second.bytes);
+    outbox.rewind(first.lastSeq);
+    assert.equal(outbox.inFlightBytes, 0);
     outbox.remove();
   });
 

@@ -50,6 +50,11 @@ export class Peer {
   /** Total events received so far; the connection is cut when it crosses each of these. */
   cutAfterEvents: number[] = [];
   eventsReceived = 0;
+  /** Bytes of the events arrays received (as the agent counts its window: `{…},{…}`). */
+  eventBytesReceived = 0;
+  /** Store events but keep their acks until releaseAcks(). */
+  holdAcks = false;
+  private heldAcks: Array<() => void> = [];
   heartbeats = 0;
   /** What `welcome` tells the agent. */
   heartbeatMs = 1000;
@@ -120,6 +125,14 @@ export class Peer {
     this.slots -= 1;
     this.send(assignment);
     return assignment;
+  }
+
+  /** Sends the acks held so far, in order, and acknowledges at once from now on. */
+  releaseAcks(): void {
+    this.holdAcks = false;
+    const held = this.heldAcks;
+    this.heldAcks = [];
+    for (const ack of held) ack();
   }
 
   cancel(attemptId: number, reason = 'canceled by a test'): void {
@@ -220,6 +233,7 @@ export class Peer {
       return;
     }
     this.eventsReceived += events.length;
+    this.eventBytesReceived += JSON.stringify(events).length - 2;
     const cutAt = this.cutAfterEvents[0];
     if (cutAt !== undefined && this.eventsReceived >= cutAt) {
       // Cut before storing: the agent must send this batch again.
@@ -235,7 +249,11 @@ export class Peer {
     const { ackedSeq } = await this.logs.append(keyOf(attemptId), events.map(toChunk));
     const finished = events.find((event) => event.kind === 'finished');
     if (finished !== undefined && finished.seq <= ackedSeq) this.results.set(attemptId, finished.result);
-    send(ws, { type: 'ack', attemptId, seq: ackedSeq });
+    const ack = () => {
+      if (ws.readyState === ws.OPEN) send(ws, { type: 'ack', attemptId, seq: ackedSeq });
+    };
+    if (this.holdAcks) this.heldAcks.push(ack);
+    else ack();
   }
 
   private serveFile(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { messageOf } from '../../errors/index.js';
 import type { JobSpec } from '../../pipeline/index.js';
 import type { AgentSlot } from '../../scheduler/index.js';
@@ -15,6 +15,7 @@ import type { EventBus } from '../events/index.js';
 import { cut, send, type Connection } from './connection.js';
 import { createDispatcher, type AgentEvent } from './dispatch.js';
 import { logKeyOf, type FileStores } from './files.js';
+import { ReadGate } from './flow.js';
 import { createIngest } from './ingest.js';
 import { createAgentMetrics } from './metrics.js';
 
@@ -71,6 +72,9 @@ export const CONNECT_PATH = '/api/v1/agents/connect';
 const DISPATCH_INTERVAL_MS = 250;
 // job.log events at most every 250 ms per job: a chatty job would otherwise flood the event stream.
 const LOG_EVENT_INTERVAL_MS = 250;
+// Frames of one agent received and not yet stored, at most: an agent keeps less than this
+// unacknowledged (8 MiB), so only one that ignores acks ever waits on it.
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 // An agent answers a close frame at once; one that has not within a second is not listening.
 const CLOSE_WAIT_MS = 1000;
 
@@ -103,6 +107,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     metrics,
     logger,
     logEventIntervalMs: LOG_EVENT_INTERVAL_MS,
+    now,
     onAttemptEnded: (connection) => {
       emit({ type: 'released', agentId: connection.agentId, name: connection.name });
       dispatcher.kick();
@@ -134,6 +139,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     let connection: Connection | null = null;
     let chain: Promise<void> = Promise.resolve();
     let cutBeforeHello = false;
+    const gate = new ReadGate(ws, MAX_PENDING_BYTES);
     ws.on('message', (data, isBinary) => {
       if (connection?.cut === true || cutBeforeHello || closing !== null) return;
       const parsed = isBinary ? { ok: false as const, error: 'a binary frame' } : parseAgentMessage(String(data));
@@ -144,6 +150,9 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         return;
       }
       const message = parsed.message;
+      const bytes = byteLengthOf(data);
+      gate.received(bytes);
+      let stored: Promise<void> = Promise.resolve();
       const work = (chain = chain.then(async () => {
         if (connection?.cut === true || cutBeforeHello) return;
         if (connection === null) {
@@ -156,9 +165,11 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
           if (connection === null) cutBeforeHello = true;
           return;
         }
-        await receive(connection, message);
+        // Events are only started here, in order; the next message goes on while they are stored.
+        if (message.type === 'events') ({ stored } = await ingest.events(connection, message.attemptId, message.token, message.events));
+        else await receive(connection, message);
       }));
-      track(work);
+      track(work.then(() => stored).finally(() => gate.done(bytes)));
     });
     ws.on('close', () => {
       const current = connection;
@@ -227,7 +238,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         dispatcher.kick();
         return;
       case 'events':
-        await ingest.events(connection, message.attemptId, message.token, message.events);
+        await (await ingest.events(connection, message.attemptId, message.token, message.events)).stored;
         return;
       case 'bye':
         logger.info({ agentId: connection.agentId, reason: message.reason }, 'agent said bye');
@@ -241,6 +252,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   async function loseAttempt(attemptId: number): Promise<void> {
     await builds.attemptLost(attemptId);
     await store.attempts.finish(attemptId, { status: 'lost', failure: { kind: 'agent_lost', message: 'agent lost' } });
+    await ingest.forget(attemptId);
   }
 
   /** Two stages: no heartbeat for unreachableAfterMs → unreachable (jobs keep running); for lostAfterMs → lost. */
@@ -268,6 +280,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   }
 
   const stopCancels = builds.onCancelAttempt((attemptId, reason) => {
+    ingest.recheck(attemptId);
     track(
       (async () => {
         const attempt = await store.attempts.get(attemptId);
@@ -326,7 +339,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         connections.clear();
         await dispatcher.idle();
         while (inFlight.size > 0) await Promise.all([...inFlight]);
-        ingest.close();
+        await ingest.close();
         await closedWithin([...wss.clients], CLOSE_WAIT_MS);
         // Sockets that did not finish the closing handshake in time.
         for (const ws of wss.clients) ws.terminate();
@@ -362,4 +375,9 @@ function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function byteLengthOf(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data.byteLength;
 }
