@@ -1,27 +1,11 @@
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
-import pg from 'pg';
-import { messageOf } from '../../src/errors/index.js';
-import { redactUrl } from '../../src/store/index.js';
 import type { E2eDatabase, E2eTarget } from './scene.js';
 import { e2eSuite } from './suite.js';
+import { adminPool, postgresSuiteOptions, postgresTestUrl } from '../support/postgres.js';
 
-const url = process.env.SLIPWAY_TEST_POSTGRES_URL ?? 'postgres://slipway:slipway@127.0.0.1:5432/slipway_test';
-
-// Makes and drops each test's schema; the servers under test open their own pools.
-const admin = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 3000 });
-admin.on('error', (error) => console.error('e2e admin pool: idle connection failed', error));
-after(() => admin.end());
-
-async function unreachableReason(): Promise<string | null> {
-  try {
-    await admin.query('select 1');
-    return null;
-  } catch (error) {
-    return messageOf(error);
-  }
-}
+const url = postgresTestUrl;
+// Makes and drops the test schemas; each test database is a schema of its own.
+const admin = adminPool(1);
 
 let schemas = 0;
 
@@ -46,13 +30,9 @@ async function freshSchema(): Promise<E2eDatabase> {
 
 const postgres: E2eTarget = { name: 'postgres', freshDatabase: freshSchema };
 
-const reason = await unreachableReason();
+const options = await postgresSuiteOptions(admin, 'end-to-end suite');
 
-if (reason !== null && process.env.CI) {
-  test('PostgreSQL is reachable for the end-to-end suite (CI must test PostgreSQL)', () => {
-    assert.fail(`cannot reach PostgreSQL at ${redactUrl(url)}: ${reason}; run scripts/test-env.sh or set SLIPWAY_TEST_POSTGRES_URL`);
-  });
-} else {
-  const skip = reason === null ? undefined : `PostgreSQL is not reachable at ${redactUrl(url)} (${reason}); start it with scripts/test-env.sh or set SLIPWAY_TEST_POSTGRES_URL`;
+if (options !== null) {
+  const skip = options.skip;
   e2eSuite('Slipway end to end on PostgreSQL', postgres, skip === undefined ? {} : { skip });
 }

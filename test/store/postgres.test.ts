@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it, test } from 'node:test';
-import pg from 'pg';
-import { messageOf } from '../../src/errors/index.js';
-import { openStore, redactUrl, type Store } from '../../src/store/index.js';
+import { describe, it } from 'node:test';
+import { openStore, type Store } from '../../src/store/index.js';
 import { aProject, rejectsWith, testClock, type StoreTarget, type TestDatabase } from './harness.js';
+import { adminPool, postgresSuiteOptions, postgresTestUrl } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import { storeSuite } from './suite.js';
 
-const url = process.env.SLIPWAY_TEST_POSTGRES_URL ?? 'postgres://slipway:slipway@127.0.0.1:5432/slipway_test';
-
-// One small pool makes and drops the test schemas; each test database is a schema of its own.
-const admin = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 3000 });
-admin.on('error', (error) => console.error('test admin pool: idle connection failed', error));
-after(() => admin.end());
-
-async function unreachableReason(): Promise<string | null> {
-  try {
-    await admin.query('select 1');
-    return null;
-  } catch (error) {
-    return messageOf(error);
-  }
-}
+const url = postgresTestUrl;
+// Makes and drops the test schemas; each test database is a schema of its own.
+const admin = adminPool(2);
 
 let schemas = 0;
 
@@ -48,17 +35,10 @@ function freshSchema(): TestDatabase & { schema: string } {
 
 const postgres: StoreTarget = { dialect: 'postgres', freshDatabase: async () => freshSchema() };
 
-const reason = await unreachableReason();
+const options = await postgresSuiteOptions(admin, 'store suite');
 
-if (reason !== null && process.env.CI) {
-  test('PostgreSQL is reachable for the store suite (CI must test PostgreSQL)', () => {
-    assert.fail(`cannot reach PostgreSQL at ${redactUrl(url)}: ${reason}; run scripts/test-env.sh or set SLIPWAY_TEST_POSTGRES_URL`);
-  });
-} else {
-  const skip =
-    reason === null
-      ? undefined
-      : `PostgreSQL is not reachable at ${redactUrl(url)} (${reason}); start it with scripts/test-env.sh or set SLIPWAY_TEST_POSTGRES_URL`;
+if (options !== null) {
+  const skip = options.skip;
   storeSuite('store on PostgreSQL', postgres, skip === undefined ? {} : { skip });
 
   describe('store on a PostgreSQL schema', skip === undefined ? {} : { skip }, () => {

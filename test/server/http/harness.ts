@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { messageOf } from '../../../src/errors/index.js';
+import { adminPool, postgresTestUrl, unreachableReason } from '../../support/postgres.js';
 import { buildApp, createToken, loadConfig, type ServerConfig } from '../../../src/server/index.js';
 import { parseSecretsKey, newSecretsKey } from '../../../src/server/crypto/index.js';
 import { openStore, redactUrl, type Store, type TokenScope } from '../../../src/store/index.js';
@@ -29,19 +28,12 @@ export const sqliteTarget: ApiTarget = {
   },
 };
 
-const postgresUrl = process.env.SLIPWAY_TEST_POSTGRES_URL ?? 'postgres://slipway:slipway@127.0.0.1:5432/slipway_test';
+const postgresUrl = postgresTestUrl;
 
 /** PostgreSQL when it answers; without it the suite is skipped, except on CI where that is a failure. */
 export async function postgresTarget(): Promise<ApiTarget> {
-  const admin = new pg.Pool({ connectionString: postgresUrl, max: 1, connectionTimeoutMillis: 3000 });
-  admin.on('error', (error) => console.error('test admin pool: idle connection failed', error));
-  let reason: string | null = null;
-  try {
-    await admin.query('select 1');
-  } catch (error) {
-    reason = messageOf(error);
-  }
-  after(() => admin.end());
+  const admin = adminPool(1);
+  const reason = await unreachableReason(admin);
   const skip =
     reason === null || process.env.CI ? undefined : `PostgreSQL is not reachable at ${redactUrl(postgresUrl)} (${reason}); set SLIPWAY_TEST_POSTGRES_URL`;
   return {
