@@ -1,3 +1,5 @@
+import type { ServiceSpec } from '../pipeline/index.js';
+
 /**
  * The Engine contract: what Slipway needs from any infrastructure that can run build
  * agents — the Mesos "task" contract. An engine starts an agent with a command and an
@@ -28,6 +30,17 @@
  *    running (adopted) — a task already exited when first listed is only listed so.
  *    Events are not buffered: a listener hears what happens after it subscribed.
  *  - Methods may be called concurrently; close() stops watching (it does not stop tasks).
+ *  - Images: a template may name the image its agents run in (container engines); the
+ *    launch's `image` replaces it for jobs that name their own. An engine without images
+ *    (local) has `image: null` on every template and ignores LaunchSpec.image.
+ *    `imageTemplate` is the template an engine uses for a job that names an image but whose
+ *    labels no template serves (the job's image replaces the template's); null when the
+ *    engine runs no arbitrary images.
+ *  - Services (optional, container engines): startServices() starts a job attempt's
+ *    `services:` as sibling containers reachable from the agent's task (same network
+ *    namespace: the job reaches them at 127.0.0.1 and at their alias), resolving when they
+ *    run; stopServices(attemptId) removes them and, like stop(), is idempotent. Both are
+ *    keyed by the attempt, so a server restart can find and remove them through list().
  */
 
 /** A kind of agent an engine can start: which labels it serves and what it gets. */
@@ -48,6 +61,8 @@ export type AgentTemplate = {
   maxJobsPerAgent: number;
   /** Host attributes a host must have to run this template. */
   attributes: Record<string, string>;
+  /** The image agents of this template run in; null for engines without images (local). */
+  image: string | null;
 };
 
 /** Room on one host, where the engine knows it. */
@@ -68,6 +83,17 @@ export type LaunchSpec = {
   token: string;
   /** Extra environment for the agent process. */
   env: Record<string, string>;
+  /** Runs the template with this image instead of its own (the job named an image). Ignored by engines without images. */
+  image?: string | null;
+};
+
+/** A job attempt's service containers, as startServices returns them. */
+export type ServiceTask = {
+  /** The engine's id for the service (a container id). */
+  id: string;
+  image: string;
+  /** The names the job reaches the service by (alias, and the image's name). */
+  hostnames: string[];
 };
 
 export type TaskState = 'starting' | 'running' | 'exited';
@@ -97,10 +123,16 @@ export type Engine = {
   readonly name: string;
   readonly kind: 'local' | 'docker' | 'swarm';
   readonly templates: readonly AgentTemplate[];
+  /** The template for jobs that name an image no template serves, or null (see the contract). */
+  readonly imageTemplate: AgentTemplate | null;
   capacity(): Promise<Offer[]>;
   launch(spec: LaunchSpec): Promise<{ taskId: string }>;
   stop(taskId: string): Promise<void>;
   list(): Promise<EngineTask[]>;
   onTaskEvent(listener: (event: TaskEvent) => void): () => void;
+  /** Starts an attempt's services beside the agent task; absent when the engine has none. */
+  startServices?(input: { taskId: string; attemptId: number; services: readonly ServiceSpec[] }): Promise<ServiceTask[]>;
+  /** Removes an attempt's services; idempotent. */
+  stopServices?(attemptId: number): Promise<void>;
   close(): Promise<void>;
 };

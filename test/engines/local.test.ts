@@ -23,6 +23,7 @@ const TEMPLATE: AgentTemplate = {
   idleMinutes: 5,
   maxJobsPerAgent: 0,
   attributes: {},
+  image: null,
 };
 
 const stateDirs = new WeakMap<EngineHarness, string>();

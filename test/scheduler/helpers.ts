@@ -10,7 +10,7 @@ export function agent(id: number, fields: Partial<AgentSlot> = {}): AgentSlot {
 }
 
 export function template(name: string, fields: Partial<AgentTemplate> = {}): AgentTemplate {
-  return { name, labels: [], cpus: 1, memoryMiB: 1024, maxAgents: 10, minIdle: 0, idleMinutes: 10, maxJobsPerAgent: 0, attributes: {}, ...fields };
+  return { name, labels: [], cpus: 1, memoryMiB: 1024, maxAgents: 10, minIdle: 0, idleMinutes: 10, maxJobsPerAgent: 0, attributes: {}, image: null, ...fields };
 }
 
 export function offer(host: string, fields: Partial<Offer> = {}): Offer {

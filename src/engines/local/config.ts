@@ -61,6 +61,9 @@ const agentTemplateSchema = z.strictObject({
   attributes: z.record(z.string(), z.string()).default({}),
 });
 
+/** Local agents run on this host as it is: their templates name no image. */
+const localTemplateSchema = agentTemplateSchema.transform((template): AgentTemplate => ({ ...template, image: null }));
+
 /** The one template an engine configured without templates gets: any job without labels. */
 export const DEFAULT_TEMPLATE: AgentTemplate = {
   name: 'default',
@@ -72,6 +75,7 @@ export const DEFAULT_TEMPLATE: AgentTemplate = {
   idleMinutes: 5,
   maxJobsPerAgent: 0,
   attributes: {},
+  image: null,
 };
 
 /** The user-facing part of the local engine's configuration; the server config embeds it. */
@@ -80,7 +84,7 @@ export const localEngineConfigSchema = z
     name: z.string().min(1).default('local'),
     /** Decided by the server when absent (its own `slipway agent`). */
     agentCommand: z.array(z.string()).min(1).optional(),
-    templates: z.array(agentTemplateSchema).default(() => [DEFAULT_TEMPLATE]),
+    templates: z.array(localTemplateSchema).default(() => [DEFAULT_TEMPLATE]),
     /** After SIGTERM, how long an agent has to finish before SIGKILL. */
     stopGraceMs: z.number().int().nonnegative().default(10_000),
     /** How long an agent's output log stays after its task is stopped. */

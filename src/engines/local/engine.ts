@@ -269,6 +269,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
     name: config.name,
     kind: 'local',
     templates: config.templates,
+    imageTemplate: null,
     capacity,
     launch,
     list,
