@@ -40,7 +40,8 @@ import type { ServiceSpec } from '../pipeline/index.js';
  *    `services:` as sibling containers reachable from the agent's task (same network
  *    namespace: the job reaches them at 127.0.0.1 and at their alias), resolving when they
  *    run; stopServices(attemptId) removes them and, like stop(), is idempotent. Both are
- *    keyed by the attempt, so a server restart can find and remove them through list().
+ *    keyed by the attempt, so a server restart can find them (listServices) and remove the
+ *    ones whose attempt ended. stop() of an agent task also removes its services.
  */
 
 /** A kind of agent an engine can start: which labels it serves and what it gets. */
@@ -134,5 +135,7 @@ export type Engine = {
   startServices?(input: { taskId: string; attemptId: number; services: readonly ServiceSpec[] }): Promise<ServiceTask[]>;
   /** Removes an attempt's services; idempotent. */
   stopServices?(attemptId: number): Promise<void>;
+  /** Every service task this engine runs for this server, found from the infrastructure (labels). */
+  listServices?(): Promise<Array<{ id: string; attemptId: number; agentName: string; startedAt: number }>>;
   close(): Promise<void>;
 };
