@@ -24,6 +24,10 @@ export async function docker(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+export async function dockerLogs(container: string): Promise<{ stdout: string; stderr: string }> {
+  return run('docker', ['logs', container], { maxBuffer: 16 * 1024 * 1024 });
+}
+
 /** `docker exec` in a container; rejects with the command's output when it fails. */
 export async function dockerExec(container: string, script: string): Promise<string> {
   try {

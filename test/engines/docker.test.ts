@@ -16,6 +16,7 @@ import {
   HOG_AGENT,
   docker,
   dockerExec,
+  dockerLogs,
   dockerSuiteOptions,
   makeDockerHarness,
   type DockerHarness,
@@ -257,6 +258,42 @@ if (options !== null) {
           await waitFor('the exit to be reported', () => events.find((event) => event.taskId === taskId), 30_000);
           await waitFor('the container to be removed', async () => (await docker('ps', '-aq', '--filter', `name=^${taskId}$`)) === '', 30_000);
         }));
+
+      it('runs the bundled agent by default, which tries to reach its server', () =>
+        withDocker({ config: { runtime: {} } }, async (harness) => {
+          const { taskId } = await harness.engine.launch(spec(harness));
+          const logs = await waitFor(
+            'the agent to try the server',
+            async () => {
+              const { stderr } = await dockerLogs(taskId);
+              return stderr.includes('ECONNREFUSED 127.0.0.1:9') ? stderr : undefined;
+            },
+            30_000,
+          );
+          assert.match(logs, /^agent: /m);
+        }));
+
+      it('offers nothing and refuses launches with ENGINE_UNAVAILABLE while the daemon cannot be reached', async () => {
+        const errors: unknown[] = [];
+        const engine = createDockerEngine({
+          serverId: 'unreachable',
+          socketPath: '/nonexistent/docker.sock',
+          templates: [{ name: 'fake', image: BASE_IMAGE }],
+          onError: (error) => errors.push(error),
+        });
+        try {
+          assert.deepEqual(await engine.capacity(), []);
+          assert.deepEqual(await engine.capacity(), []);
+          assert.equal(errors.length, 1, 'an outage is reported once');
+          assert.ok(isSlipwayError(errors[0], 'ENGINE_UNAVAILABLE'), String(errors[0]));
+          assert.match(errors[0].message, /is the Docker daemon running/);
+          const launch = { agentName: 'unreachable-agent', template: 'fake', serverUrl: 'http://127.0.0.1:9/', token: 't', env: {} };
+          await assert.rejects(engine.launch(launch), (error) => isSlipwayError(error, 'ENGINE_UNAVAILABLE'));
+          await assert.rejects(engine.list(), (error) => isSlipwayError(error, 'ENGINE_UNAVAILABLE'));
+        } finally {
+          await engine.close();
+        }
+      });
 
       it('fills defaults from the configuration schema and lists every problem', () => {
         const settings = dockerEngineConfigSchema.parse({ templates: [{ name: 'small', image: BASE_IMAGE }] });

@@ -72,6 +72,15 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   // Watching must not keep the server alive on its own.
   timer.unref();
 
+  /** Daemon failures as ENGINE_UNAVAILABLE naming what the engine was doing; our own errors pass as they are. */
+  async function guard<T>(doing: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      throw error instanceof SlipwayError ? error : daemonFailure(config.name, doing, error);
+    }
+  }
+
   function reportDown(error: unknown): void {
     if (daemonDown) return; // once per outage, not every poll
     daemonDown = true;
@@ -133,8 +142,8 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       throw new SlipwayError('USAGE', `engine '${config.name}': template '${IMAGE_TEMPLATE_NAME}' runs the job's own image, and the launch names none`);
     }
     const taskId = `${taskPrefix}${spec.agentName}`;
-    await ensureImage(image, spec.image === undefined || spec.image === null ? 'template' : 'job');
-    const mounted = await runtime.ensure(image);
+    await guard(`find image ${image}`, ensureImage(image, spec.image === undefined || spec.image === null ? 'template' : 'job'));
+    const mounted = await guard(`prepare the agent runtime volume with image ${image}`, runtime.ensure(image));
     let container: Docker.Container;
     try {
       container = await docker.createContainer(
@@ -243,7 +252,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   }
 
   async function list(): Promise<EngineTask[]> {
-    return (await observe()).map(({ finishedAt: _finishedAt, ...task }) => task);
+    return (await guard('list its containers', observe())).map(({ finishedAt: _finishedAt, ...task }) => task);
   }
 
   async function poll(): Promise<void> {
@@ -299,11 +308,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       if (!isTaskId(taskId)) return Promise.resolve(); // not one of ours: nothing to stop
       const running = stops.get(taskId);
       if (running !== undefined) return running;
-      const stoppingTask = stopTask(taskId)
-        .catch((error: unknown) => {
-          throw statusOf(error) === null || error instanceof SlipwayError ? error : daemonFailure(config.name, `stop task ${taskId}`, error);
-        })
-        .finally(() => stops.delete(taskId));
+      const stoppingTask = guard(`stop task ${taskId}`, stopTask(taskId)).finally(() => stops.delete(taskId));
       stops.set(taskId, stoppingTask);
       return stoppingTask;
     },
@@ -316,10 +321,10 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       };
     },
     async startServices(request) {
-      return startServices(services, { ...request, agentName: agentNameOf(request.taskId) });
+      return guard(`start the services of attempt ${request.attemptId}`, startServices(services, { ...request, agentName: agentNameOf(request.taskId) }));
     },
-    stopServices: (attemptId) => removeServices(services, attemptId),
-    listServices: () => listServices(services),
+    stopServices: (attemptId) => guard(`remove the services of attempt ${attemptId}`, removeServices(services, attemptId)),
+    listServices: () => guard('list its service containers', listServices(services)),
     async close() {
       closed = true;
       listeners.clear();
