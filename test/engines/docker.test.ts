@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, copyFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
@@ -152,6 +152,18 @@ if (options !== null) {
           assert.equal(await dockerExec(taskId, 'command -v node || echo none'), 'none');
           assert.equal(await dockerExec(taskId, '/opt/slipway/node -v'), process.version);
           await assert.rejects(dockerExec(taskId, 'touch /opt/slipway/x'), /Read-only file system/);
+        }));
+
+      it('runs the agent as the template\'s user, with a work folder that user can write', () =>
+        withDocker({ template: { user: '65534:65534' } }, async (harness) => {
+          await chmod(harness.sharedDir, 0o777);
+          const launch = spec(harness);
+          const { taskId } = await harness.engine.launch(launch);
+          await started(harness, launch.agentName);
+          const record = JSON.parse(await readFile(path.join(harness.sharedDir, `${launch.agentName}.json`), 'utf8')) as { pid: number; argv: string[] };
+          assert.equal(await dockerExec(taskId, `stat -c %u /proc/${record.pid}`), '65534');
+          const workDir = record.argv[record.argv.indexOf('--work-dir') + 1] ?? assert.fail('no --work-dir');
+          await dockerExec(taskId, `mkdir -p ${workDir} && touch ${workDir}/probe`);
         }));
 
       it('prepares the runtime volume once for concurrent launches', async () => {

@@ -105,7 +105,7 @@ type ContainerSettings = z.output<typeof imageTemplateSchema>;
 export type DockerEngineConfig = z.input<typeof dockerEngineConfigSchema> & {
   /** Which server owns the containers: list() shows only this server's. */
   serverId: string;
-  /** Absolute folder of this engine (the runtime volume is staged there); default: a temp folder. */
+  /** The engine's folder, as every engine gets one; the docker engine keeps its state in Docker itself (labels, volumes). */
   stateDir?: string;
   /** What agent containers run, put into a volume mounted at /opt/slipway. */
   runtime?: {
