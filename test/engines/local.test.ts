@@ -160,7 +160,7 @@ describe('the local engine', () => {
     const settings = localEngineConfigSchema.parse({ templates: [{ name: 'small', labels: ['linux'] }] });
     assert.deepEqual(settings, {
       name: 'local',
-      templates: [{ name: 'small', labels: ['linux'], cpus: 1, memoryMiB: 1024, maxAgents: 4, minIdle: 0, idleMinutes: 5, maxJobsPerAgent: 0, attributes: {} }],
+      templates: [{ name: 'small', labels: ['linux'], cpus: 1, memoryMiB: 1024, maxAgents: 4, minIdle: 0, idleMinutes: 5, maxJobsPerAgent: 0, attributes: {}, image: null }],
       stopGraceMs: 10_000,
       keepLogMinutes: 60,
     });
