@@ -31,7 +31,7 @@ function startAgentProcess(t: TestServer, workDir: string, args: string[], env: 
 }
 
 /** Connects as an agent by hand and returns the first assignment it gets. */
-async function assignmentByHand(t: TestServer, label: string): Promise<{ assignment: Assignment; ws: WebSocket }> {
+async function assignmentByHand(t: TestServer, label: string): Promise<{ assignment: Assignment; ws: WebSocket; received: ServerMessage[] }> {
   const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
   const received: ServerMessage[] = [];
   ws.on('message', (data) => received.push(JSON.parse(String(data)) as ServerMessage));
@@ -41,7 +41,7 @@ async function assignmentByHand(t: TestServer, label: string): Promise<{ assignm
   await waitFor('welcome', () => received.some((m) => m.type === 'welcome'));
   send({ type: 'ready', slots: 1 });
   const assignment = await waitFor('an assignment', () => received.find((m): m is Assignment => m.type === 'assign'));
-  return { assignment, ws };
+  return { assignment, ws, received };
 }
 
 describe('job sources from the server', () => {
@@ -62,7 +62,7 @@ describe('job sources from the server', () => {
       'data/numbers.txt': '1 2 3\n',
     });
     await t.trigger(project);
-    const { assignment, ws } = await assignmentByHand(t, 'served');
+    const { assignment, ws, received } = await assignmentByHand(t, 'served');
     try {
       const url = assignment.source.archiveUrl;
       assert.equal(url, `${t.url}/api/v1/attempts/${assignment.attemptId}/source`);
@@ -82,6 +82,14 @@ describe('job sources from the server', () => {
       assert.equal(((await wrong.json()) as { code: string }).code, 'UNAUTHORIZED');
       const none = await fetch(url);
       assert.equal(none.status, 401);
+
+      // Once the attempt has finished, its token is revoked: the source is closed to it too.
+      const { attemptId, token } = assignment;
+      const result = { status: 'success', failure: null, exitCode: 0, durationMs: 1, artifacts: null };
+      ws.send(JSON.stringify({ type: 'events', attemptId, token, events: [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'finished', atMs: 1, result }] }));
+      await waitFor('ack 2', () => received.some((m) => m.type === 'ack' && m.attemptId === attemptId && m.seq === 2));
+      const revoked = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(revoked.status, 401);
     } finally {
       ws.close();
     }
