@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createBuildController } from '../../../src/server/builds/index.js';
 import { commitFiles } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 import type { ApiTarget } from '../http/harness.js';
@@ -222,6 +223,50 @@ export function controllerSuite(target: ApiTarget): void {
       });
       assert.deepEqual(seen.slice(0, 4).map((e) => e.type), ['build.created', 'job.updated', 'job.updated', 'build.updated']);
       assert.equal((seen[0]?.payload as { buildId: number }).buildId, buildId);
+    });
+
+    it('fails a running job with no stored output for noProgressTimeoutMs as a system failure, counting from its last progress', async () => {
+      const limit = world.config.agents.noProgressTimeoutMs;
+      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
+      await world.builds.attemptStarted(attemptId);
+      const startedAt = world.clock.now;
+      world.clock.now = startedAt + limit - 60_000;
+      assert.equal(await world.store.attempts.setLogSeq(attemptId, 1), true);
+      const progressAt = world.clock.now;
+      const told: Array<{ id: number; reason: string }> = [];
+      const stop = world.builds.onCancelAttempt((id, reason) => told.push({ id, reason }));
+      try {
+        await world.builds.tick(startedAt + limit + 60_000);
+        await world.builds.tick(progressAt + limit);
+        assert.equal((await world.store.jobs.get((await world.store.attempts.get(attemptId))!.jobId))?.status, 'running', 'output moves the deadline on');
+        await world.builds.tick(progressAt + limit + 1);
+      } finally {
+        stop();
+      }
+      const job = (await jobsByName(world.store, buildId)).get('quiet')!;
+      assert.equal(job.status, 'failed');
+      assert.equal(job.failure?.kind, 'system_failure');
+      assert.match(job.failure?.message ?? '', new RegExp(`^no progress for ${Math.round(limit / 60_000)} minutes`));
+      assert.deepEqual(told.map((t) => t.id), [attemptId], 'the agent is told to stop the attempt');
+      assert.equal((await world.store.builds.get(buildId))?.status, 'failed');
+    });
+
+    it('starts the no-progress clock again at its own start when a controller takes over running attempts', async () => {
+      const limit = world.config.agents.noProgressTimeoutMs;
+      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
+      await world.builds.attemptStarted(attemptId);
+      // The server was down for two limits: no agent could report in that time.
+      world.clock.now += 2 * limit;
+      const restarted = createBuildController({ store: world.store, events: world.events, git: world.git, config: world.config, now: () => world.clock.now });
+      const bootAt = world.clock.now;
+      await restarted.tick(bootAt + limit);
+      assert.equal((await world.store.attempts.get(attemptId))?.status, 'running');
+      await restarted.tick(bootAt + limit + 1);
+      assert.equal((await world.store.attempts.get(attemptId))?.status, 'failed');
     });
   });
 }
