@@ -350,7 +350,9 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
     async retryBuild(buildId) {
       const build = await store.builds.get(buildId);
       if (build === null) throw new SlipwayError('NOT_FOUND', `there is no build ${buildId}`);
-      const retried = await triggerAt({ projectId: build.projectId, ref: build.ref, commitSha: build.commitSha, variables: build.triggerVariables, source: 'retry' });
+      // The full ref keeps a tag build a tag build even when a branch has the same name.
+      const ref = build.refKind === 'tag' ? `refs/tags/${build.ref}` : build.refKind === 'branch' ? `refs/heads/${build.ref}` : build.ref;
+      const retried = await triggerAt({ projectId: build.projectId, ref, commitSha: build.commitSha, beforeSha: build.beforeSha, variables: build.triggerVariables, source: 'retry' });
       return { buildId: retried.buildId };
     },
 
