@@ -39,10 +39,12 @@ export type TestServer = {
   close(): Promise<void>;
 };
 
-export async function startTestServer(agents: Record<string, number> = {}): Promise<TestServer> {
+/** agents: settings of the `agents` block; more: other slipway.yml text. */
+export async function startTestServer(agents: Record<string, number> = {}, more = ''): Promise<TestServer> {
   const { dir, remove } = await tempDir('agents');
   const home = path.join(dir, 'home');
-  const fileText = Object.keys(agents).length === 0 ? null : `agents:\n${Object.entries(agents).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const agentsText = Object.keys(agents).length === 0 ? '' : `agents:\n${Object.entries(agents).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const fileText = agentsText + more === '' ? null : agentsText + more;
   const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
   // startServer's wiring, by hand: the tests reach the store and the agent endpoint.
   const silent = pino({ level: 'silent' });
