@@ -92,8 +92,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     const retentionLog = root.child({ component: 'retention' });
-    // A minute: expire_in is given in minutes at the finest, and a sweep reads an index only.
-    const retention = startRetention({ store, blobs: files.blobs, intervalMs: 60_000, now: Date.now, onError: (error) => retentionLog.error({ err: error }, 'artifact sweep failed') });
+    const retention = startRetention({
+      store,
+      blobs: files.blobs,
+      logs: files.logs,
+      logsDays: config.retention.logsDays,
+      blobGraceMs: config.retention.blobGraceMinutes * 60_000,
+      registry,
+      intervalMs: config.retention.sweepIntervalMinutes * 60_000,
+      now: Date.now,
+      onError: (error) => retentionLog.error({ err: error }, 'retention sweep failed'),
+    });
     let engines: Provisioner;
     try {
       engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });

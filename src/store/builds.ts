@@ -101,9 +101,13 @@ export type Builds = {
   setStatus(input: { id: number; from: readonly BuildStatus[]; to: BuildStatus }): Promise<boolean>;
   /** Builds not finished yet (created, pending, running), oldest first. */
   listActive(): Promise<Build[]>;
-  /** Builds finished before `before` whose logs are still kept, oldest finished first: for the log sweep. */
+  /**
+   * Builds finished before `before` whose logs are kept, oldest finished first: for the log
+   * sweep. A build whose logs expired and that finished again since (a job retried later)
+   * is listed again for the logs of its new attempts.
+   */
   listLogsToExpire(before: number, limit: number): Promise<Build[]>;
-  /** Records that the build's logs were deleted (idempotent: the first time is kept). False for a missing build. */
+  /** Records that the build's logs were deleted now: attempts made until now have no log. False for a missing build. */
   markLogsExpired(id: number): Promise<boolean>;
 };
 
@@ -261,8 +265,8 @@ export function builds(ctx: StoreContext): Builds {
       const rows = await db
         .selectFrom('builds')
         .selectAll()
-        .where('logs_expired_at', 'is', null)
         .where('finished_at', '<', before)
+        .where((eb) => eb.or([eb('logs_expired_at', 'is', null), eb('logs_expired_at', '<', eb.ref('finished_at'))]))
         .orderBy('finished_at')
         .orderBy('id')
         .limit(limit)
@@ -274,7 +278,7 @@ export function builds(ctx: StoreContext): Builds {
       const now = ctx.now();
       const result = await db
         .updateTable('builds')
-        .set({ logs_expired_at: sql<number>`coalesce(logs_expired_at, ${now})` })
+        .set({ logs_expired_at: now })
         .where('id', '=', id)
         .executeTakeFirst();
       return touched(result);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { runAgent, silentLogger } from '../../../src/agent/index.js';
 import type { AddressInfo } from 'node:net';
-import { openFileStores, startAgentServer, type AgentServer } from '../../../src/server/agents/index.js';
+import { openFileStores, startAgentServer, type AgentServer, type FileStores } from '../../../src/server/agents/index.js';
 import { createBuildController } from '../../../src/server/builds/index.js';
 import { newSecretsKey, parseSecretsKey } from '../../../src/server/crypto/index.js';
 import { createEventBus } from '../../../src/server/events/index.js';
@@ -23,6 +23,8 @@ export type TestServer = {
   url: string;
   store: Store;
   agents: AgentServer;
+  /** The server's log and blob stores. */
+  files: FileStores;
   home: string;
   adminToken: string;
   agentToken: string;
@@ -80,6 +82,7 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
     url,
     store,
     agents: agentServer,
+    files,
     home,
     adminToken,
     agentToken,
