@@ -12,6 +12,7 @@ export type AttemptContext = {
   workDir: string;
   log: AgentLogger;
   killGraceMs: number | undefined;
+  baseEnv: Readonly<Record<string, string | undefined>>;
   /** Called after each event is in the outbox: time to send. */
   onEvent: () => void;
 };
@@ -112,6 +113,7 @@ export class Attempt {
         source: { ...assignment.source, overlayFrom: null },
         workRoot: path.join(this.context.workDir, 'builds'),
         gitCacheDir: path.join(this.context.workDir, 'git'),
+        baseEnv: this.context.baseEnv,
         artifactsIn,
         artifactsOut: path.join(tmp, 'out.tar.gz'),
         cacheStore: httpCacheStore(assignment.cacheUrl, this.token, this.controller.signal),

@@ -76,6 +76,7 @@ async function agent(flags: AgentFlags): Promise<void> {
       },
       workDir: path.resolve(flags.workDir ?? path.join(process.env.SLIPWAY_HOME ?? '.slipway', 'agent')),
       maxJobs,
+      baseEnv: process.env,
       signal: controller.signal,
       log: stderrLogger(),
       engine: engineName && engineTaskId ? { name: engineName, taskId: engineTaskId } : null,

@@ -9,6 +9,7 @@ import { createBuildController, type BuildController } from '../builds/index.js'
 import { describeIssues, type ServerConfig } from '../config/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
 import { createGitMirrors } from '../git/index.js';
+import type { BaseEnv } from '../../git/index.js';
 import { authenticate, authorize } from './auth.js';
 import type { AnyRoute, RouteContext } from './route.js';
 import { routeTable } from './table.js';
@@ -29,6 +30,8 @@ export type AppOptions = {
   events?: EventBus;
   /** The server's build controller; one of the app's own (mirrors under config.home/git) when left out. */
   builds?: BuildController;
+  /** For the app's own controller: the environment its git commands start from (nothing when left out). */
+  baseEnv?: BaseEnv;
   /** The job logs and blobs the agent endpoint shares; opened under config on first use (and closed with the app) when left out. */
   files?: () => Promise<FileStores>;
   /** The metrics registry; a new one when left out. */
@@ -54,7 +57,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const now = options.now ?? Date.now;
   const events = options.events ?? createEventBus(options.store);
   const builds =
-    options.builds ?? createBuildController({ store: options.store, events, git: createGitMirrors({ dir: path.join(options.config.home, 'git') }), config: options.config, now });
+    options.builds ?? createBuildController({ store: options.store, events, git: createGitMirrors({ dir: path.join(options.config.home, 'git'), baseEnv: options.baseEnv ?? {} }), config: options.config, now });
   let ownFiles: ReturnType<typeof openFileStores> | undefined;
   const files = options.files ?? (() => (ownFiles ??= openFileStores(options.config)));
   const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, files };

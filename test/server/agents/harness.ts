@@ -54,7 +54,7 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
   const adminToken = (await bootstrapAdminToken(store, Date.now())) ?? '';
   const secretsKey = parseSecretsKey(newSecretsKey());
   const events = createEventBus(store);
-  const builds = createBuildController({ store, events, git: createGitMirrors({ dir: path.join(home, 'git') }), config, now: Date.now });
+  const builds = createBuildController({ store, events, git: createGitMirrors({ dir: path.join(home, 'git'), baseEnv: process.env }), config, now: Date.now });
   const files = await openFileStores(config);
   const registry = new Registry();
   const app = buildApp({ config, store, secretsKey, logger: silent, events, builds, files: async () => files, registry });
@@ -120,6 +120,7 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
           capacity: { cpus: 2, memoryMiB: 2048, jobs: options.jobs ?? 1 },
           workDir,
           maxJobs: 0,
+          baseEnv: process.env,
           signal: abort.signal,
           log: silentLogger,
           reconnect: { baseMs: 20, capMs: 200 },

@@ -46,7 +46,7 @@ export function useWorld(target: ApiTarget): World {
     const config = loadConfig({ env: {}, cwd: dir, flags: { home: path.join(dir, 'home') } });
     const key = parseSecretsKey(newSecretsKey());
     const events = createEventBus(store);
-    const git = createGitMirrors({ dir: path.join(dir, 'mirrors') });
+    const git = createGitMirrors({ dir: path.join(dir, 'mirrors'), baseEnv: process.env });
     const builds = createBuildController({ store, events, git, config, now: () => clock.now });
     const app = buildApp({ config, store, secretsKey: key, logger: pino({ level: 'silent' }), events, builds, now: () => clock.now });
     await app.ready();
