@@ -26,6 +26,7 @@ try {
       source: { repository: repo, commit, subdirectory: '', overlayFrom: null },
       workRoot: path.join(dir, 'work'),
       gitCacheDir: path.join(dir, 'git'),
+      baseEnv: process.env,
       artifactsIn: [],
       artifactsOut: path.join(dir, 'artifacts.tar.gz'),
       cacheStore: directoryCacheStore(path.join(dir, 'cache')),

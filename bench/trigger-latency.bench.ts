@@ -43,7 +43,7 @@ async function run(scenario: Scenario): Promise<Row> {
   const fileText = `logLevel: silent\nengines:\n  - kind: local\n    stopGraceMs: 5000\n    templates:\n      - ${JSON.stringify({ name: 'default', cpus: 0.1, memoryMiB: 64, maxAgents: 4, ...scenario.template })}\n`;
   const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
   let token = '';
-  const server = await startServer(config, { logger: pino({ level: 'silent' }), print: (line) => (token = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
+  const server = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (token = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
   const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${server.url}${route}`, {
       method,

@@ -14,6 +14,7 @@ export type AttemptContext = {
   log: AgentLogger;
   killGraceMs: number | undefined;
   source: SourceMode;
+  baseEnv: Readonly<Record<string, string | undefined>>;
   /** Called after each event is in the outbox: time to send. */
   onEvent: () => void;
 };
@@ -117,6 +118,7 @@ export class Attempt {
         source: { repository, commit, subdirectory, overlayFrom: null, archive: chosen.archive },
         workRoot: path.join(this.context.workDir, 'builds'),
         gitCacheDir: path.join(this.context.workDir, 'git'),
+        baseEnv: this.context.baseEnv,
         artifactsIn,
         artifactsOut: path.join(tmp, 'out.tar.gz'),
         cacheStore: httpCacheStore(assignment.cacheUrl, this.token, this.controller.signal),

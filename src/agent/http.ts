@@ -51,19 +51,22 @@ export function httpCacheStore(cacheUrl: string, token: string, signal: AbortSig
   };
 }
 
+/** The server's `{ code, message }` in words (`HTTP 413 PAYLOAD_TOO_LARGE: the upload is…`), else the start of the body. */
 async function httpError(method: string, url: string, response: Response): Promise<Error> {
   const text = await response.text().catch((error: unknown) => `(body unreadable: ${String(error)})`);
-  // The server answers errors as { code, message }: the message is what to show.
-  const detail = (messageIn(text) ?? text).trim().slice(0, 300);
+  const answer = serverError(text);
+  if (answer !== null) return new Error(`${method} ${url}: HTTP ${response.status} ${answer.code}: ${answer.message}`);
+  const detail = text.trim().slice(0, 200);
   return new Error(`${method} ${url}: HTTP ${response.status}${detail === '' ? '' : ` ${detail}`}`);
 }
 
-function messageIn(text: string): string | null {
+function serverError(text: string): { code: string; message: string } | null {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && 'message' in value && typeof value.message === 'string') return value.message;
+    value = JSON.parse(text);
   } catch {
-    return null; // not JSON: the text is shown as it is
+    return null; // not the API's JSON error (a proxy's page, say): shown as text
   }
-  return null;
+  const { code, message } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
 }

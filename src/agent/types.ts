@@ -36,6 +36,8 @@ export type AgentOptions = {
   source?: SourceMode;
   /** Passed to the executor: after SIGTERM to a job's processes, how long before SIGKILL. */
   killGraceMs?: number;
+  /** The agent process's environment, from its entry point: git runs with it, jobs inherit a whitelist of it. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
 };
 
 /** A logger that drops everything. */

@@ -14,6 +14,10 @@ export const ErrorCode = {
   USAGE: 'USAGE',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
+  /** It existed, and retention deleted it (an expired job log). */
+  GONE: 'GONE',
+  /** An upload past the configured limit; nothing of it was kept. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   AGENT_UNAUTHORIZED: 'AGENT_UNAUTHORIZED',
@@ -34,6 +38,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   USAGE: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  GONE: 410,
+  PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   AGENT_UNAUTHORIZED: 401,

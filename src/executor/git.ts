@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { cloneSource, createMirrorCache, git as runGit } from '../git/index.js';
+import { cloneSource, createMirrorCache, git as runGit, type BaseEnv } from '../git/index.js';
 
 /**
  * Git for a job (the agent's image must have git). Every job on a machine shares one
@@ -9,7 +9,7 @@ import { cloneSource, createMirrorCache, git as runGit } from '../git/index.js';
  * is new.
  */
 
-export type GitContext = { signal: AbortSignal; killGraceMs: number };
+export type GitContext = { signal: AbortSignal; killGraceMs: number; baseEnv: BaseEnv };
 
 /** Runs git on a repository the job names by path; throws GIT_FAILED with the tail of its stderr. */
 export function git(args: readonly string[], cwd: string, context: GitContext): Promise<Buffer> {
@@ -27,7 +27,7 @@ export function ensureMirror(
   context: GitContext,
   say: (line: string) => void,
 ): Promise<string> {
-  return createMirrorCache({ dir: gitCacheDir }).withCommit(repository, commit, { ...context, say });
+  return createMirrorCache({ dir: gitCacheDir, baseEnv: context.baseEnv }).withCommit(repository, commit, { signal: context.signal, killGraceMs: context.killGraceMs, say });
 }
 
 /** Clones the mirror into dir and checks out commit, detached. */

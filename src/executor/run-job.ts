@@ -103,7 +103,7 @@ class JobRun {
     }
     const workspace = await createWorkspace(this.request.workRoot, job.name, source.repository);
     this.workspace = workspace;
-    const context = { signal: this.request.signal, killGraceMs: this.killGraceMs };
+    const context = { signal: this.request.signal, killGraceMs: this.killGraceMs, baseEnv: this.request.baseEnv };
     const projectDir = await checkoutSource(workspace, source, this.request.gitCacheDir, context, (line) =>
       this.output.system(line),
     );
@@ -114,7 +114,7 @@ class JobRun {
 
   /** The job's variables, expanded, plus the inherited basics; job variables win. */
   private environment(projectDir: string): Record<string, string> {
-    const base = inheritedEnvironment(process.env);
+    const base = inheritedEnvironment(this.request.baseEnv);
     const literal = (text: string): string => text.replaceAll('$', '$$');
     const variables = {
       ...this.request.job.variables,

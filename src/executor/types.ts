@@ -71,6 +71,12 @@ export type RunJobRequest = {
   source: SourceSpec;
   /** A directory this job may own; the workspace is created inside it. */
   workRoot: string;
+  /**
+   * The environment of the process that runs jobs, given by its entry point (`slipway run`,
+   * `agent`): git runs with it; a job inherits only a whitelist of it (PATH, HOME, LANG,
+   * TZ, proxies...), so an agent's own credentials never reach a job.
+   */
+  baseEnv: Readonly<Record<string, string | undefined>>;
   /** A directory shared by jobs on this machine for git mirrors (speeds up checkouts). */
   gitCacheDir: string;
   /** Artifact archives (.tar.gz made by a previous runJob) to extract before the job. */

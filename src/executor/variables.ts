@@ -30,7 +30,7 @@ export function expandText(text: string, lookup: (name: string) => string | unde
  * The part of the executor's environment a job inherits: a whitelist, not everything,
  * so that an agent's own credentials never reach a job. PATH and HOME always exist.
  */
-export function inheritedEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+export function inheritedEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const inherited: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && (INHERITED.has(name) || name.startsWith('LC_'))) inherited[name] = value;

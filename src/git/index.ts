@@ -3,7 +3,7 @@
  * messages, GIT_FAILED), the cache of bare mirrors the executor and the server share,
  * and how a repository is named and printed.
  */
-export { git, gitText, gitTextOrNull, type GitOptions } from './run.js';
+export { git, gitText, gitTextOrNull, type BaseEnv, type GitOptions } from './run.js';
 export { gitStream } from './stream.js';
 export { createMirrorCache, type MirrorCache, type MirrorCall } from './mirrors.js';
 export { cloneSource, displayRepository, localRepositoryPath, repositoryName } from './repository.js';

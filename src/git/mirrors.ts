@@ -3,7 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SlipwayError } from '../errors/index.js';
 import { cloneSource, displayRepository, repositoryName } from './repository.js';
-import { git, gitTextOrNull, type GitOptions } from './run.js';
+import { git, gitTextOrNull, type BaseEnv, type GitOptions } from './run.js';
 
 /** What a caller brings to one mirror operation. */
 export type MirrorCall = {
@@ -43,8 +43,8 @@ export type MirrorCache = {
 /** Turns per mirror path: the tail of each mirror's queue. Module-wide, since a path is one resource however many caches name it. */
 const turns = new Map<string, Promise<void>>();
 
-/** `env`: variables set for every git command of this cache (see GitOptions.env). */
-export function createMirrorCache(options: { dir: string; env?: Readonly<Record<string, string>> }): MirrorCache {
+/** `baseEnv` and `env`: the environment of every git command of this cache (see GitOptions). */
+export function createMirrorCache(options: { dir: string; baseEnv: BaseEnv; env?: Readonly<Record<string, string>> }): MirrorCache {
   const dir = resolve(options.dir);
 
   function pathOf(repository: string): string {
@@ -54,7 +54,7 @@ export function createMirrorCache(options: { dir: string; env?: Readonly<Record<
   }
 
   function gitOptions(repository: string, cwd: string, call: MirrorCall): GitOptions {
-    return { cwd, repository, isolated: true, env: options.env, signal: call.signal, killGraceMs: call.killGraceMs };
+    return { cwd, repository, isolated: true, baseEnv: options.baseEnv, env: options.env, signal: call.signal, killGraceMs: call.killGraceMs };
   }
 
   async function create(repository: string, mirror: string, call: MirrorCall): Promise<void> {

@@ -8,8 +8,17 @@ import { displayRepository, withoutCredentials } from './repository.js';
  * ends what it started (ssh, git-remote-https, index-pack), and nothing it leaves
  * behind outlives the call.
  */
+/**
+ * The environment a command starts from, given by the entry point (`slipway run`,
+ * `agent`, `server`): only `main` reads process.env. Git gets all of it (HOME for its
+ * config, SSH_AUTH_SOCK, proxies...), a job only a whitelist (executor).
+ */
+export type BaseEnv = Readonly<Record<string, string | undefined>>;
+
 export type GitOptions = {
   cwd: string;
+  /** What git's environment starts from (see BaseEnv); `env` is set on top. */
+  baseEnv: BaseEnv;
   /** Aborting ends git's whole process group: SIGTERM, then SIGKILL after killGraceMs. */
   signal?: AbortSignal;
   /** Default 5000: git exits on SIGTERM at once; the grace is for what it started. */
@@ -21,7 +30,7 @@ export type GitOptions = {
    * accepted. Left out for `slipway run` reading the user's repository as their git would.
    */
   isolated?: boolean;
-  /** Variables set for git on top of this process's environment (the server: LC_ALL=C...). */
+  /** Variables set for git on top of baseEnv (the server: LC_ALL=C...). */
   env?: Readonly<Record<string, string>>;
   /** The repository the command concerns, named (without credentials) in a failure message. */
   repository?: string;
@@ -115,7 +124,7 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
 
 export function environment(options: GitOptions): NodeJS.ProcessEnv {
   // Never wait for a password on a terminal: there is nobody to type it for a job or the server.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0' };
+  const env: NodeJS.ProcessEnv = { ...options.baseEnv, ...options.env, GIT_TERMINAL_PROMPT: '0' };
   if (options.isolated === true) for (const name of REPOSITORY_VARIABLES) delete env[name];
   return env;
 }

@@ -5,4 +5,4 @@ export { pipelineJsonSchema } from './schema.js';
 export { formatDiagnostic } from './diagnostics.js';
 export { parseDuration } from './units.js';
 export { nextSteps, type JobStatus, type JobProgress, type NextSteps } from './progress.js';
-export { predefinedVariables, type PredefinedContext } from './variables.js';
+export { commitTimestamp, predefinedVariables, type PredefinedContext } from './variables.js';

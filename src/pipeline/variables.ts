@@ -26,6 +26,7 @@ export type PredefinedContext = {
     /** ISO 8601. */
     timestamp: string;
   };
+  /** A tag build has tag set and branch null, a branch build the reverse; a commit build neither. */
   ref: { branch: string | null; tag: string | null };
   build: {
     id: string;
@@ -46,6 +47,11 @@ export type PredefinedContext = {
 };
 
 const ZERO_SHA = '0000000000000000000000000000000000000000';
+
+/** CI_COMMIT_TIMESTAMP's form, GitLab's: ISO 8601 in UTC to the second (2022-01-31T16:47:55Z). */
+export function commitTimestamp(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
 
 export function predefinedVariables(ctx: PredefinedContext): Record<string, string> {
   const refName = ctx.ref.tag ?? ctx.ref.branch ?? ctx.commit.sha;
@@ -78,8 +84,9 @@ export function predefinedVariables(ctx: PredefinedContext): Record<string, stri
     SLIPWAY_COMMIT: ctx.commit.sha,
     SLIPWAY_REF: refName,
   };
-  if (ctx.ref.branch !== null) vars.CI_COMMIT_BRANCH = ctx.ref.branch;
+  // GitLab's rule: a tag build has CI_COMMIT_TAG and no CI_COMMIT_BRANCH, a branch build the reverse.
   if (ctx.ref.tag !== null) vars.CI_COMMIT_TAG = ctx.ref.tag;
+  else if (ctx.ref.branch !== null) vars.CI_COMMIT_BRANCH = ctx.ref.branch;
   if (ctx.serverUrl !== null) {
     vars.CI_SERVER_URL = ctx.serverUrl;
     vars.SLIPWAY_SERVER_URL = ctx.serverUrl;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { destination, pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { SlipwayError, messageOf } from '../errors/index.js';
+import type { BaseEnv } from '../git/index.js';
 import { openStore, redactUrl } from '../store/index.js';
 import { openFileStores, startAgentServer } from './agents/index.js';
 import { ensureSecretsKey, type ServerConfig } from './config/index.js';
@@ -34,6 +35,8 @@ export type StartOptions = {
   logger?: Logger;
   /** Where the first-start admin token is printed; stdout when left out. */
   print?: (line: string) => void;
+  /** The server process's environment, from its entry point: git (mirrors of project repositories) runs with it. */
+  baseEnv: BaseEnv;
 };
 
 /** The root logger: JSON lines on stderr (stdout is for what a person must read), tokens redacted. */
@@ -51,7 +54,7 @@ export function rootLogger(level: ServerConfig['logLevel']): Logger {
  * Starts the server: opens the store (running its migrations), makes sure the secrets key
  * exists, creates the admin token on first start (printed once), builds the app and listens.
  */
-export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, options: StartOptions): Promise<RunningServer> {
   const root = options.logger ?? rootLogger(config.logLevel);
   const logger = root.child({ component: 'server' });
   const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
@@ -71,11 +74,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         if (list.some((event) => event.type === 'job.updated' && event.payload.status === 'pending')) jobsQueued();
       },
     };
-    const git = createGitMirrors({ dir: path.join(config.home, 'git') });
+    const git = createGitMirrors({ dir: path.join(config.home, 'git'), baseEnv: options.baseEnv });
     const builds = createBuildController({ store, events, git, config, now: Date.now });
     const files = await openFileStores(config);
     const registry = new Registry();
-    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, files: async () => files, registry });
+    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, git, files: async () => files, registry });
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } catch (error) {
@@ -92,8 +95,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     const retentionLog = root.child({ component: 'retention' });
-    // A minute: expire_in is given in minutes at the finest, and a sweep reads an index only.
-    const retention = startRetention({ store, blobs: files.blobs, intervalMs: 60_000, now: Date.now, onError: (error) => retentionLog.error({ err: error }, 'artifact sweep failed') });
+    const retention = startRetention({
+      store,
+      blobs: files.blobs,
+      logs: files.logs,
+      logsDays: config.retention.logsDays,
+      blobGraceMs: config.retention.blobGraceMinutes * 60_000,
+      registry,
+      intervalMs: config.retention.sweepIntervalMinutes * 60_000,
+      now: Date.now,
+      onError: (error) => retentionLog.error({ err: error }, 'retention sweep failed'),
+    });
     let engines: Provisioner;
     try {
       engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });

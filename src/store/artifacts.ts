@@ -35,6 +35,8 @@ export type Artifacts = {
   /** Artifacts whose expiresAt ≤ now, soonest expired first: for the cleaner, which deletes the file, then the row. */
   expired(now: number, limit: number): Promise<Artifact[]>;
   delete(id: string): Promise<boolean>;
+  /** Which of these storage paths (blob ids) an artifact row points at: for the blob collector. */
+  referencedPaths(paths: readonly string[]): Promise<Set<string>>;
 };
 
 function toArtifact(row: Selectable<ArtifactsTable>): Artifact {
@@ -116,6 +118,12 @@ export function artifacts(ctx: StoreContext): Artifacts {
 
     async delete(id) {
       return touched(await db.deleteFrom('artifacts').where('id', '=', id).executeTakeFirst());
+    },
+
+    async referencedPaths(paths) {
+      if (paths.length === 0) return new Set();
+      const rows = await db.selectFrom('artifacts').select('storage_path').distinct().where('storage_path', 'in', paths).execute();
+      return new Set(rows.map((row) => row.storage_path));
     },
   };
 }

@@ -26,6 +26,8 @@ export type JobAttempt = {
   exitCode: number | null;
   /** The last log sequence number stored (acknowledged to the agent); 0 before the first. */
   logSeq: number;
+  /** When the server last stored output of the attempt (setLogSeq); null before any. */
+  lastProgressAt: number | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -60,7 +62,11 @@ export type Attempts = {
   finish(id: number, result: AttemptResult): Promise<boolean>;
   /** Revokes the token (the status stays as it is); false if already revoked. */
   revoke(id: number): Promise<boolean>;
-  /** Raises logSeq to seq; never lowers it. True if it rose. */
+  /**
+   * Raises logSeq to seq and stamps lastProgressAt with the store's clock; never lowers it.
+   * True if it rose. The no-progress backstop reads lastProgressAt, so callers write it
+   * whenever stored output moved on (throttled: a few times a second at most).
+   */
   setLogSeq(id: number, seq: number): Promise<boolean>;
   /** Active, unrevoked attempts of an agent. */
   listRunningByAgent(agentId: number): Promise<JobAttempt[]>;
@@ -78,6 +84,7 @@ function toAttempt(row: Selectable<JobAttemptsTable>): JobAttempt {
     failure: fromJsonOrNull(row.failure, 'job_attempts.failure'),
     exitCode: row.exit_code,
     logSeq: row.log_seq,
+    lastProgressAt: row.last_progress_at,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -128,6 +135,7 @@ export function attempts(ctx: StoreContext): Attempts {
                 failure: null,
                 exit_code: null,
                 log_seq: 0,
+                last_progress_at: null,
                 created_at: now,
                 started_at: null,
                 finished_at: null,
@@ -200,7 +208,7 @@ export function attempts(ctx: StoreContext): Attempts {
     async setLogSeq(id, seq) {
       const result = await db
         .updateTable('job_attempts')
-        .set({ log_seq: seq })
+        .set({ log_seq: seq, last_progress_at: ctx.now() })
         .where('id', '=', id)
         .where('log_seq', '<', seq)
         .executeTakeFirst();

@@ -23,6 +23,9 @@ export const activeBuildStatuses: readonly BuildStatus[] = ['created', 'pending'
 /** What started the build. */
 export type BuildSource = 'api' | 'web' | 'push' | 'schedule' | 'webhook' | 'poll' | 'retry';
 
+/** What the build's ref names: a branch, a tag, or a commit given by its hash. */
+export type RefKind = 'branch' | 'tag' | 'commit';
+
 /** A problem in the pipeline file, where it is and what to change. */
 export type BuildError = { file: string; line: number; column: number; message: string };
 
@@ -36,9 +39,17 @@ export type Build = {
   ref: string;
   commitSha: string;
   commitMessage: string | null;
+  /** `Name <email>`. */
   commitAuthor: string | null;
+  /** The commit's author date, in ms since the epoch; null for builds stored before it was kept. */
+  commitTimestamp: number | null;
+  refKind: RefKind;
+  /** For pushes: the commit the ref pointed at before; null when unknown. */
+  beforeSha: string | null;
   source: BuildSource;
   triggerVariables: Record<string, string>;
+  /** When retention deleted the logs of the build's jobs; null while they are kept. */
+  logsExpiredAt: number | null;
   /** Set when the pipeline file was invalid (status 'error'). */
   errors: BuildError[] | null;
   /** The planned pipeline, stored opaque: the caller types it. */
@@ -55,6 +66,10 @@ export type NewBuild = {
   commitSha: string;
   commitMessage?: string | null;
   commitAuthor?: string | null;
+  commitTimestamp?: number | null;
+  /** 'branch' when left out. */
+  refKind?: RefKind;
+  beforeSha?: string | null;
   source: BuildSource;
   triggerVariables?: Record<string, string>;
   errors?: BuildError[] | null;
@@ -86,6 +101,14 @@ export type Builds = {
   setStatus(input: { id: number; from: readonly BuildStatus[]; to: BuildStatus }): Promise<boolean>;
   /** Builds not finished yet (created, pending, running), oldest first. */
   listActive(): Promise<Build[]>;
+  /**
+   * Builds finished before `before` whose logs are kept, oldest finished first: for the log
+   * sweep. A build whose logs expired and that finished again since (a job retried later)
+   * is listed again for the logs of its new attempts.
+   */
+  listLogsToExpire(before: number, limit: number): Promise<Build[]>;
+  /** Records that the build's logs were deleted now: attempts made until now have no log. False for a missing build. */
+  markLogsExpired(id: number): Promise<boolean>;
 };
 
 function toBuild(row: Selectable<BuildsTable>): Build {
@@ -98,8 +121,12 @@ function toBuild(row: Selectable<BuildsTable>): Build {
     commitSha: row.commit_sha,
     commitMessage: row.commit_message,
     commitAuthor: row.commit_author,
+    commitTimestamp: row.commit_timestamp,
+    refKind: row.ref_kind as RefKind,
+    beforeSha: row.before_sha,
     source: row.source as BuildSource,
     triggerVariables: fromJson(row.trigger_variables, 'builds.trigger_variables'),
+    logsExpiredAt: row.logs_expired_at,
     errors: fromJsonOrNull(row.errors, 'builds.errors'),
     plan: fromJsonOrNull<unknown>(row.plan, 'builds.plan'),
     createdAt: row.created_at,
@@ -137,6 +164,9 @@ export function builds(ctx: StoreContext): Builds {
             commit_sha: build.commitSha,
             commit_message: build.commitMessage ?? null,
             commit_author: build.commitAuthor ?? null,
+            commit_timestamp: build.commitTimestamp ?? null,
+            ref_kind: build.refKind ?? 'branch',
+            before_sha: build.beforeSha ?? null,
             source: build.source,
             trigger_variables: toJson(build.triggerVariables ?? {}),
             errors: build.errors == null ? null : toJson(build.errors),
@@ -144,6 +174,7 @@ export function builds(ctx: StoreContext): Builds {
             created_at: now,
             started_at: null,
             finished_at: finishedBuildStatuses.includes(build.status) ? now : null,
+            logs_expired_at: null,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -228,6 +259,29 @@ export function builds(ctx: StoreContext): Builds {
     async listActive() {
       const rows = await db.selectFrom('builds').selectAll().where('status', 'in', activeBuildStatuses).orderBy('id').execute();
       return rows.map(toBuild);
+    },
+
+    async listLogsToExpire(before, limit) {
+      const rows = await db
+        .selectFrom('builds')
+        .selectAll()
+        .where('finished_at', '<', before)
+        .where((eb) => eb.or([eb('logs_expired_at', 'is', null), eb('logs_expired_at', '<', eb.ref('finished_at'))]))
+        .orderBy('finished_at')
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map(toBuild);
+    },
+
+    async markLogsExpired(id) {
+      const now = ctx.now();
+      const result = await db
+        .updateTable('builds')
+        .set({ logs_expired_at: now })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return touched(result);
     },
   };
 }

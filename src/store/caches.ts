@@ -27,6 +27,8 @@ export type Caches = {
   list(projectId: number, page?: PageRequest): Promise<Page<CacheEntry>>;
   /** Returns the blob of the removed entry, for the caller to delete; null when there was none. */
   delete(projectId: number, key: string): Promise<string | null>;
+  /** Which of these blob ids a cache entry points at: for the blob collector. */
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>>;
 };
 
 function toEntry(row: Selectable<CachesTable>): CacheEntry {
@@ -100,6 +102,12 @@ export function caches(ctx: StoreContext): Caches {
         .returning('blob_id')
         .executeTakeFirst();
       return row?.blob_id ?? null;
+    },
+
+    async referencedBlobs(blobIds) {
+      if (blobIds.length === 0) return new Set();
+      const rows = await db.selectFrom('caches').select('blob_id').distinct().where('blob_id', 'in', blobIds).execute();
+      return new Set(rows.map((row) => row.blob_id));
     },
   };
 }

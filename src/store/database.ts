@@ -67,6 +67,10 @@ export type BuildsTable = {
   commit_sha: string;
   commit_message: string | null;
   commit_author: string | null;
+  /** 'branch', 'tag' or 'commit'. */
+  ref_kind: Generated<string>;
+  commit_timestamp: number | null;
+  before_sha: string | null;
   source: string;
   trigger_variables: string;
   errors: string | null;
@@ -74,6 +78,7 @@ export type BuildsTable = {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  logs_expired_at: number | null;
 };
 
 export type JobsTable = {
@@ -109,6 +114,7 @@ export type JobAttemptsTable = {
   failure: string | null;
   exit_code: number | null;
   log_seq: number;
+  last_progress_at: number | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;

@@ -20,6 +20,7 @@ export {
   type BuildStatus,
   type Builds,
   type NewBuild,
+  type RefKind,
 } from './builds.js';
 export { finishedJobStatuses, type Failure, type FailureKind, type Job, type JobStatus, type Jobs, type NewJob, type QueueStats } from './jobs.js';
 export { activeAttemptStatuses, type AttemptResult, type AttemptStatus, type Attempts, type JobAttempt } from './attempts.js';

@@ -183,6 +183,7 @@ describe('the agent', () => {
         capacity: { cpus: 1, memoryMiB: 1024, jobs: 1 },
         workDir: path.join(world.dir, 'intruder'),
         maxJobs: 0,
+        baseEnv: process.env,
         signal: new AbortController().signal,
         log,
       }),

@@ -47,6 +47,7 @@ export async function makeWorld(): Promise<World> {
         capacity: { cpus: 1, memoryMiB: 1024, jobs: 1 },
         workDir,
         maxJobs: 0,
+        baseEnv: process.env,
         signal: controller.signal,
         log,
         reconnect: { baseMs: 20, capMs: 200 },

@@ -50,6 +50,7 @@ export async function makeSandbox(files: Record<string, string> = { 'README.md':
       source: { repository: repo.dir, commit: repo.commit, subdirectory: '', overlayFrom: null },
       workRoot: path.join(temp.dir, 'work'),
       gitCacheDir: path.join(temp.dir, 'git'),
+      baseEnv: process.env,
       artifactsIn: [],
       artifactsOut: path.join(temp.dir, 'artifacts', `${runs}.tar.gz`),
       cacheStore: directoryCacheStore(path.join(temp.dir, 'cache')),

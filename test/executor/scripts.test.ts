@@ -160,6 +160,22 @@ describe('scripts', () => {
       delete process.env['SLIPWAY_TEST_AGENT_TOKEN'];
     }
   });
+
+  it('gives a job the whitelisted variables of the base environment it is handed, and nothing of its own process environment', async () => {
+    const hadLanguage = process.env['LANGUAGE'];
+    process.env['LANGUAGE'] = 'from-the-process';
+    try {
+      const { result, log } = await sandbox.run(
+        makeJob({ script: ['echo "tz=${TZ:-unset} home=$HOME language=${LANGUAGE:-unset} token=${SLIPWAY_TEST_BASE_TOKEN:-unset}"'] }),
+        { baseEnv: { PATH: process.env['PATH'], HOME: '/nonexistent/base-home', TZ: 'Antarctica/Troll', SLIPWAY_TEST_BASE_TOKEN: 'base-secret' } },
+      );
+      assert.equal(result.status, 'success', log);
+      assert.match(log, /^tz=Antarctica\/Troll home=\/nonexistent\/base-home language=unset token=unset$/m);
+    } finally {
+      if (hadLanguage === undefined) delete process.env['LANGUAGE'];
+      else process.env['LANGUAGE'] = hadLanguage;
+    }
+  });
 });
 
 describe('variable expansion', () => {

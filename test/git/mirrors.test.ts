@@ -14,7 +14,7 @@ describe('the mirror cache', () => {
     try {
       const repo = path.join(temp.dir, 'repo');
       const first = await makeRepo(repo, { 'a.txt': 'a\n' });
-      const cache = createMirrorCache({ dir: path.join(temp.dir, 'git') });
+      const cache = createMirrorCache({ baseEnv: process.env, dir: path.join(temp.dir, 'git') });
       const said: string[] = [];
       const say = (line: string): void => {
         said.push(line);
@@ -39,13 +39,13 @@ describe('the mirror cache', () => {
       const repo = path.join(temp.dir, 'repo');
       await makeRepo(repo, { 'a.txt': 'a\n' });
       runGit(repo, ['branch', 'gone']);
-      const cache = createMirrorCache({ dir: path.join(temp.dir, 'git') });
+      const cache = createMirrorCache({ baseEnv: process.env, dir: path.join(temp.dir, 'git') });
       const mirror = await cache.refresh(repo);
       const moved = await commitFiles(repo, { 'a.txt': 'moved\n' }, 'move main');
       runGit(repo, ['branch', '-D', 'gone']);
       assert.equal(await cache.refresh(repo), mirror);
-      assert.equal((await gitText(['rev-parse', 'refs/heads/main'], { cwd: mirror })).trim(), moved);
-      assert.equal((await gitText(['branch', '--list', 'gone'], { cwd: mirror })).trim(), '');
+      assert.equal((await gitText(['rev-parse', 'refs/heads/main'], { baseEnv: process.env, cwd: mirror })).trim(), moved);
+      assert.equal((await gitText(['branch', '--list', 'gone'], { baseEnv: process.env, cwd: mirror })).trim(), '');
     } finally {
       await temp.remove();
     }
@@ -60,11 +60,11 @@ describe('the mirror cache', () => {
       const index = new URL('../../src/git/index.js', import.meta.url).href;
       // Other processes have their own turns: only the temporary directory and the rename keep them apart.
       const script = `const { createMirrorCache } = await import(process.argv[1]);
-        process.stdout.write(await createMirrorCache({ dir: process.argv[2] }).withCommit(process.argv[3], process.argv[4]));`;
+        process.stdout.write(await createMirrorCache({ baseEnv: process.env, dir: process.argv[2] }).withCommit(process.argv[3], process.argv[4]));`;
       const others = [1, 2].map(() =>
         promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, index, dir, repo, commit]).then((out) => out.stdout),
       );
-      const ours = [1, 2, 3].map(() => createMirrorCache({ dir }).withCommit(repo, commit));
+      const ours = [1, 2, 3].map(() => createMirrorCache({ dir, baseEnv: process.env }).withCommit(repo, commit));
       const mirrors = await Promise.all([...others, ...ours]);
       assert.equal(new Set(mirrors).size, 1, `one mirror for all: ${mirrors.join(', ')}`);
       assert.deepEqual(await readdir(dir), [path.basename(mirrors[0] ?? '')], 'no leftovers');
@@ -78,7 +78,7 @@ describe('the mirror cache', () => {
     try {
       const repo = path.join(temp.dir, 'repo');
       await makeRepo(repo, { 'a.txt': 'a\n' });
-      const cache = createMirrorCache({ dir: path.join(temp.dir, 'git') });
+      const cache = createMirrorCache({ baseEnv: process.env, dir: path.join(temp.dir, 'git') });
       const missing = 'deadbeef'.repeat(5);
       await assert.rejects(cache.withCommit(repo, missing), new RegExp(`^SlipwayError: commit deadbeef \\(${missing}\\) does not exist in ${repo}$`));
       await assert.rejects(cache.open('nosuch://slipway:s3cret-password@git.invalid/org/repo.git'), (error) => {

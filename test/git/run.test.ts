@@ -12,10 +12,29 @@ describe('running git', () => {
     const temp = await tempDir('git-run');
     try {
       const commit = await makeRepo(temp.dir, { 'a.txt': 'a\n' });
-      assert.equal((await gitText(['rev-parse', 'HEAD'], { cwd: temp.dir })).trim(), commit);
-      assert.deepEqual(await git(['show', `${commit}:a.txt`], { cwd: temp.dir, isolated: true }), Buffer.from('a\n'));
-      assert.equal(await gitTextOrNull(['rev-parse', '--verify', '--quiet', 'refs/heads/nosuch'], { cwd: temp.dir }), null);
+      assert.equal((await gitText(['rev-parse', 'HEAD'], { baseEnv: process.env, cwd: temp.dir })).trim(), commit);
+      assert.deepEqual(await git(['show', `${commit}:a.txt`], { baseEnv: process.env, cwd: temp.dir, isolated: true }), Buffer.from('a\n'));
+      assert.equal(await gitTextOrNull(['rev-parse', '--verify', '--quiet', 'refs/heads/nosuch'], { baseEnv: process.env, cwd: temp.dir }), null);
     } finally {
+      await temp.remove();
+    }
+  });
+
+  it("runs git in the base environment it is given, not in this process's environment", async () => {
+    const temp = await tempDir('git-run');
+    const config = (value: string) => ({ GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'slipway.origin', GIT_CONFIG_VALUE_0: value });
+    const saved = { ...process.env };
+    Object.assign(process.env, config('from-the-process'));
+    try {
+      await makeRepo(temp.dir, { 'a.txt': 'a\n' });
+      const ask = (baseEnv: Record<string, string | undefined>) => gitTextOrNull(['config', '--get', 'slipway.origin'], { baseEnv, cwd: temp.dir });
+      assert.equal((await ask({ PATH: saved['PATH'], ...config('from-the-base') }))?.trim(), 'from-the-base');
+      assert.equal(await ask({ PATH: saved['PATH'] }), null, "nothing of this process's environment reaches git");
+    } finally {
+      for (const name of Object.keys(config(''))) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
       await temp.remove();
     }
   });
@@ -24,7 +43,7 @@ describe('running git', () => {
     const temp = await tempDir('git-run');
     try {
       await makeRepo(temp.dir, { 'a.txt': 'a\n' });
-      await assert.rejects(gitText(['log', 'nosuch-ref'], { cwd: temp.dir }), (error) => {
+      await assert.rejects(gitText(['log', 'nosuch-ref'], { baseEnv: process.env, cwd: temp.dir }), (error) => {
         assert.ok(isSlipwayError(error, 'GIT_FAILED'));
         assert.match(error.message, new RegExp(`^git log nosuch-ref failed in ${temp.dir}: .*nosuch-ref`, 's'));
         return true;
@@ -40,14 +59,14 @@ describe('running git', () => {
       await makeRepo(temp.dir, { 'a.txt': 'a\n' });
       // git knows no such protocol: these fail at once, without the network.
       const repository = 'nosuch://slipway:s3cret-password@git.invalid/org/repo.git';
-      await assert.rejects(gitText(['ls-remote', repository], { cwd: temp.dir }), (error) => {
+      await assert.rejects(gitText(['ls-remote', repository], { baseEnv: process.env, cwd: temp.dir }), (error) => {
         assert.ok(isSlipwayError(error, 'GIT_FAILED'));
         assert.match(error.message, /^git ls-remote nosuch:\/\/git\.invalid\/org\/repo\.git failed/);
         assert.doesNotMatch(error.message, /s3cret-password/);
         return true;
       });
       runGit(temp.dir, ['remote', 'add', 'origin', repository]);
-      await assert.rejects(gitText(['fetch', 'origin'], { cwd: temp.dir, repository }), (error) => {
+      await assert.rejects(gitText(['fetch', 'origin'], { baseEnv: process.env, cwd: temp.dir, repository }), (error) => {
         assert.ok(isSlipwayError(error, 'GIT_FAILED'));
         assert.match(error.message, /^git fetch origin failed for nosuch:\/\/git\.invalid\/org\/repo\.git: /);
         assert.doesNotMatch(error.message, /s3cret-password/);
@@ -65,6 +84,7 @@ describe('running git', () => {
       const controller = new AbortController();
       // A shell alias: git starts sh, which becomes a sleep that only the group signal ends.
       const running = gitText(['-c', `alias.hang=!echo $$ > ${pidFile}; exec sleep 60`, 'hang'], {
+        baseEnv: process.env,
         cwd: temp.dir,
         signal: controller.signal,
         killGraceMs: 200,
@@ -77,7 +97,7 @@ describe('running git', () => {
         return true;
       });
       assert.equal(processAlive(pid), false, 'the sleep git started is gone');
-      await assert.rejects(gitText(['status'], { cwd: temp.dir, signal: controller.signal }), /git status was canceled/);
+      await assert.rejects(gitText(['status'], { baseEnv: process.env, cwd: temp.dir, signal: controller.signal }), /git status was canceled/);
     } finally {
       await temp.remove();
     }
@@ -92,8 +112,8 @@ describe('running git', () => {
       const first = await makeRepo(one, { 'a.txt': 'one\n' });
       const second = await makeRepo(two, { 'a.txt': 'two\n' });
       process.env.GIT_DIR = path.join(two, '.git');
-      assert.equal((await gitText(['rev-parse', 'HEAD'], { cwd: one })).trim(), second);
-      assert.equal((await gitText(['rev-parse', 'HEAD'], { cwd: one, isolated: true })).trim(), first);
+      assert.equal((await gitText(['rev-parse', 'HEAD'], { baseEnv: process.env, cwd: one })).trim(), second);
+      assert.equal((await gitText(['rev-parse', 'HEAD'], { baseEnv: process.env, cwd: one, isolated: true })).trim(), first);
     } finally {
       if (saved === undefined) delete process.env.GIT_DIR;
       else process.env.GIT_DIR = saved;

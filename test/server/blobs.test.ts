@@ -85,12 +85,12 @@ describe('artifact and cache blobs', () => {
     }
   });
 
-  it('aborts an upload past maxBytes and deletes what it had written', async () => {
+  it('aborts an upload past maxBytes with PAYLOAD_TOO_LARGE and deletes what it had written', async () => {
     const dir = newDir();
     const store = await openBlobStore({ dir });
     await assert.rejects(store.put(upload(randomBytes(200 * 1024), 16 * 1024), { maxBytes: 100 * 1024 }), (error: unknown) => {
-      assert.ok(isSlipwayError(error, 'USAGE'), String(error));
-      assert.match(error.message, /larger than the limit of 102400 bytes/);
+      assert.ok(isSlipwayError(error, 'PAYLOAD_TOO_LARGE'), String(error));
+      assert.match(error.message, /larger than the server's limit of 102400 bytes/);
       return true;
     });
     assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);

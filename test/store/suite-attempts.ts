@@ -139,6 +139,25 @@ export function attemptTests(target: StoreTarget): void {
       assert.equal((await t.store.attempts.get(attempt.id))?.logSeq, 9);
     });
 
+    it('stamps the time of the last stored output when the log sequence number rises, and only then', async () => {
+      const { jobs } = await aBuild(t.store);
+      const agent = await anAgent(t.store);
+      const attempt = await t.store.attempts.assign({ jobId: jobs[0]?.id ?? 0, agentId: agent.id, tokenHash: sha256(newToken()) });
+      assert.ok(attempt);
+      assert.equal(attempt.lastProgressAt, null);
+      const clock = t.database.clock;
+      const firstAt = clock.advance(1000);
+      await t.store.attempts.setLogSeq(attempt.id, 2);
+      assert.equal((await t.store.attempts.get(attempt.id))?.lastProgressAt, firstAt);
+      clock.advance(1000);
+      await t.store.attempts.setLogSeq(attempt.id, 2);
+      assert.equal((await t.store.attempts.get(attempt.id))?.lastProgressAt, firstAt, 'a resent chunk is no progress');
+      const laterAt = clock.advance(1000);
+      await t.store.attempts.setLogSeq(attempt.id, 3);
+      assert.equal((await t.store.attempts.get(attempt.id))?.lastProgressAt, laterAt);
+      assert.equal((await t.store.attempts.listRunning()).find((a) => a.id === attempt.id)?.lastProgressAt, laterAt);
+    });
+
     it('lists the active attempts of an agent and of all agents', async () => {
       const { jobs } = await aBuild(t.store, [aJob('a'), aJob('b'), aJob('c')]);
       const [one, two] = [await anAgent(t.store), await anAgent(t.store)];

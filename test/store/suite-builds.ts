@@ -165,6 +165,46 @@ export function buildTests(target: StoreTarget): void {
       assert.equal(reopened?.finishedAt, null);
     });
 
+    it('keeps the ref kind, the commit time and the commit before a push, with branch as the default kind', async () => {
+      const project = await aProject(t.store);
+      const { build: tag } = await t.store.builds.create({
+        build: { projectId: project.id, status: 'pending', ref: 'v1.2.0', refKind: 'tag', commitSha: 'b'.repeat(40), commitMessage: 'Release 1.2\n\nNotes', commitAuthor: 'Ada <ada@example.com>', commitTimestamp: 1_690_000_000_000, beforeSha: 'c'.repeat(40), source: 'push' },
+        jobs: [],
+      });
+      assert.deepEqual(
+        { refKind: tag.refKind, commitTimestamp: tag.commitTimestamp, beforeSha: tag.beforeSha, logsExpiredAt: tag.logsExpiredAt },
+        { refKind: 'tag', commitTimestamp: 1_690_000_000_000, beforeSha: 'c'.repeat(40), logsExpiredAt: null },
+      );
+      assert.deepEqual(await t.store.builds.get(tag.id), tag);
+      const { build: plain } = await aBuild(t.store, [], project.id);
+      assert.deepEqual({ refKind: plain.refKind, commitTimestamp: plain.commitTimestamp, beforeSha: plain.beforeSha }, { refKind: 'branch', commitTimestamp: null, beforeSha: null });
+    });
+
+    it('lists finished builds whose logs are kept, oldest finished first, until their logs are marked expired or they finish again', async () => {
+      const clock = t.database.clock;
+      const first = await aBuild(t.store);
+      await t.store.builds.setStatus({ id: first.build.id, from: ['pending'], to: 'success' });
+      const firstAt = clock.now();
+      clock.advance(1000);
+      const second = await aBuild(t.store);
+      await t.store.builds.setStatus({ id: second.build.id, from: ['pending'], to: 'failed' });
+      const running = await aBuild(t.store);
+      clock.advance(1000);
+      const due = (await t.store.builds.listLogsToExpire(clock.now(), 100)).map((b) => b.id);
+      assert.deepEqual(due.filter((id) => [first.build.id, second.build.id, running.build.id].includes(id)), [first.build.id, second.build.id]);
+      assert.deepEqual((await t.store.builds.listLogsToExpire(firstAt + 1, 100)).map((b) => b.id).includes(second.build.id), false);
+      assert.equal(await t.store.builds.markLogsExpired(first.build.id), true);
+      assert.equal((await t.store.builds.get(first.build.id))?.logsExpiredAt, clock.now());
+      assert.equal((await t.store.builds.listLogsToExpire(clock.now() + 1, 100)).some((b) => b.id === first.build.id), false);
+      // A job of it is retried later: the build finishes again, and its new logs expire in turn.
+      clock.advance(1000);
+      await t.store.builds.setStatus({ id: first.build.id, from: ['success'], to: 'running' });
+      clock.advance(1000);
+      await t.store.builds.setStatus({ id: first.build.id, from: ['running'], to: 'success' });
+      assert.equal((await t.store.builds.listLogsToExpire(clock.now() + 1, 100)).some((b) => b.id === first.build.id), true);
+      assert.equal(await t.store.builds.markLogsExpired(987654), false);
+    });
+
     it('lists the builds that have not finished', async () => {
       const running = await aBuild(t.store);
       const done = await aBuild(t.store);

@@ -136,6 +136,15 @@ export function recordTests(target: StoreTarget): void {
       assert.deepEqual((await t.store.artifacts.expired(now, 1)).map((a) => a.id), [earlier.id]);
     });
 
+    it('tells which of a batch of storage paths an artifact row points at', async () => {
+      const { build, jobs } = await aBuild(t.store);
+      const base = { jobId: jobs[0]?.id ?? 0, buildId: build.id, attempt: 1, sizeBytes: 1, fileCount: 1 };
+      await t.store.artifacts.create({ ...base, id: unique('r'), name: 'one', storagePath: 'path-1' });
+      await t.store.artifacts.create({ ...base, id: unique('r'), name: 'two', storagePath: 'path-1' });
+      assert.deepEqual([...(await t.store.artifacts.referencedPaths(['path-1', 'path-2']))], ['path-1']);
+      assert.deepEqual(await t.store.artifacts.referencedPaths([]), new Set());
+    });
+
     it('refuses a reused artifact id with CONFLICT and a missing job with NOT_FOUND', async () => {
       const { build, jobs } = await aBuild(t.store);
       const input = { id: unique('dup'), jobId: jobs[0]?.id ?? 0, buildId: build.id, attempt: 1, name: 'n', sizeBytes: 1, fileCount: 1, storagePath: 'p' };
@@ -189,6 +198,15 @@ export function recordTests(target: StoreTarget): void {
       assert.equal(second.nextCursor, null);
       assert.equal(await t.store.caches.delete(project.id, 'b'), 'blob-b');
       assert.equal(await t.store.caches.delete(project.id, 'b'), null);
+    });
+
+    it('tells which of a batch of blobs a cache entry points at', async () => {
+      const project = await aProject(t.store);
+      await t.store.caches.put({ projectId: project.id, key: 'one', blobId: 'ref-1', sizeBytes: 1 });
+      await t.store.caches.put({ projectId: project.id, key: 'two', blobId: 'ref-1', sizeBytes: 1 });
+      await t.store.caches.put({ projectId: project.id, key: 'three', blobId: 'ref-2', sizeBytes: 1 });
+      assert.deepEqual([...(await t.store.caches.referencedBlobs(['ref-1', 'ref-2', 'ref-none']))].sort(), ['ref-1', 'ref-2']);
+      assert.deepEqual(await t.store.caches.referencedBlobs([]), new Set());
     });
   });
 

@@ -90,6 +90,7 @@ async function agent(flags: AgentFlags): Promise<void> {
       workDir: path.resolve(flags.workDir ?? path.join(process.env.SLIPWAY_HOME ?? '.slipway', 'agent')),
       maxJobs,
       source,
+      baseEnv: process.env,
       signal: controller.signal,
       log: stderrLogger(),
       engine: engineName && engineTaskId ? { name: engineName, taskId: engineTaskId } : null,

@@ -46,6 +46,7 @@ async function run(flags: RunFlags): Promise<number> {
   try {
     const result = await runLocalPipeline({
       cwd: process.cwd(),
+      baseEnv: process.env,
       file: flags.file,
       jobs: flags.job,
       variables: parseVars(flags.var),

@@ -17,7 +17,7 @@ export function registerServer(program: Command): void {
       const { config: configPath, ...configFlags } = flags;
       const file = await readConfigFile({ ...(configPath === undefined ? {} : { configPath }), flags: configFlags, env: process.env });
       const config = loadConfig({ flags: configFlags, env: process.env, ...(file ?? {}) });
-      const server = await startServer(config);
+      const server = await startServer(config, { baseEnv: process.env });
       process.stdout.write(`Slipway server listening on ${server.url}\n`);
       await new Promise<void>((resolve, reject) => {
         const stop = (): void => {

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
-import { gitText, gitTextOrNull } from '../../git/index.js';
+import { gitText, gitTextOrNull, type BaseEnv } from '../../git/index.js';
 
 /**
  * What `slipway run` needs to know about the repository it is started in: where it is,
  * which directory inside it is the project, which commit and ref to run, and what the
- * commit changed (for `rules: changes:`). git runs in the user's environment, not isolated
+ * commit changed (for `rules: changes:`). git runs in the user's environment (baseEnv), not isolated
  * (a GIT_DIR they set is theirs to set), only never prompting for a password.
  */
 export type LocalRepo = {
@@ -30,30 +30,30 @@ export type LocalRepo = {
   existingPaths: string[];
 };
 
-export async function inspectRepo(cwd: string, dirty: boolean): Promise<LocalRepo> {
-  const root = (await gitTextOrNull(['rev-parse', '--show-toplevel'], { cwd }))?.trim();
+export async function inspectRepo(cwd: string, dirty: boolean, baseEnv: BaseEnv): Promise<LocalRepo> {
+  const root = (await gitTextOrNull(['rev-parse', '--show-toplevel'], { cwd, baseEnv }))?.trim();
   if (root === undefined || root === '') {
     throw new SlipwayError('USAGE', `${cwd} is not inside a git repository: run slipway run in a git checkout (git init, then commit).`);
   }
-  const sha = (await gitTextOrNull(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: root }))?.trim();
+  const sha = (await gitTextOrNull(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: root, baseEnv }))?.trim();
   if (sha === undefined || sha === '') {
     throw new SlipwayError('USAGE', `the repository at ${root} has no commit yet: commit your files first (or see --dirty once there is a first commit).`);
   }
-  const subdirectory = (await gitText(['rev-parse', '--show-prefix'], { cwd })).trim().replace(/\/$/, '');
+  const subdirectory = (await gitText(['rev-parse', '--show-prefix'], { cwd, baseEnv })).trim().replace(/\/$/, '');
   const [meta, branch, tag, defaultBranch, beforeSha] = await Promise.all([
-    gitText(['log', '-1', '--format=%an%x00%ae%x00%cI%x00%B', sha], { cwd: root }),
-    gitTextOrNull(['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: root }),
-    gitTextOrNull(['describe', '--tags', '--exact-match', sha], { cwd: root }),
-    findDefaultBranch(root),
-    gitTextOrNull(['rev-parse', '--verify', '-q', `${sha}^1`], { cwd: root }),
+    gitText(['log', '-1', '--format=%an%x00%ae%x00%cI%x00%B', sha], { cwd: root, baseEnv }),
+    gitTextOrNull(['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: root, baseEnv }),
+    gitTextOrNull(['describe', '--tags', '--exact-match', sha], { cwd: root, baseEnv }),
+    findDefaultBranch(root, baseEnv),
+    gitTextOrNull(['rev-parse', '--verify', '-q', `${sha}^1`], { cwd: root, baseEnv }),
   ]);
   const [authorName = '', authorEmail = '', timestamp = '', message = ''] = meta.split('\0');
   const before = beforeSha?.trim() || null;
   const [committedChanges, uncommitted, existingPaths] = await Promise.all([
-    before === null ? null : gitText(['diff', '--name-only', '-z', '--no-renames', before, sha], { cwd: root }).then(splitZ),
-    dirty ? gitText(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard'], { cwd: root }).then(splitZ) : [],
+    before === null ? null : gitText(['diff', '--name-only', '-z', '--no-renames', before, sha], { cwd: root, baseEnv }).then(splitZ),
+    dirty ? gitText(['ls-files', '-z', '--modified', '--deleted', '--others', '--exclude-standard'], { cwd: root, baseEnv }).then(splitZ) : [],
     // With --dirty the working tree is what runs, so `exists:` looks there.
-    gitText(dirty ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard'] : ['ls-tree', '-r', '-z', '--name-only', sha], { cwd: root }).then(splitZ),
+    gitText(dirty ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard'] : ['ls-tree', '-r', '-z', '--name-only', sha], { cwd: root, baseEnv }).then(splitZ),
   ]);
   const changedPaths = committedChanges === null ? null : [...new Set([...committedChanges, ...uncommitted])];
   return {
@@ -69,7 +69,7 @@ export async function inspectRepo(cwd: string, dirty: boolean): Promise<LocalRep
 }
 
 /** The pipeline file's text: from the commit, or from the working tree with --dirty. */
-export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boolean): Promise<string> {
+export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boolean, baseEnv: BaseEnv): Promise<string> {
   const inRepo = path.posix.join(repo.subdirectory, file);
   if (dirty) {
     try {
@@ -78,7 +78,7 @@ export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boo
       throw new SlipwayError('PIPELINE_NOT_FOUND', `no pipeline file ${inRepo} in the working tree: create it, or pass --file.`, { cause: error });
     }
   }
-  const text = await gitTextOrNull(['show', `${repo.commit.sha}:${inRepo}`], { cwd: repo.root });
+  const text = await gitTextOrNull(['show', `${repo.commit.sha}:${inRepo}`], { cwd: repo.root, baseEnv });
   if (text === null) {
     const onDisk = await readFile(path.join(repo.root, inRepo), 'utf8').then(() => true, () => false);
     const hint = onDisk ? 'it exists but is not committed: commit it, or run with --dirty' : 'create it, or pass --file';
@@ -87,10 +87,10 @@ export async function readPipelineFile(repo: LocalRepo, file: string, dirty: boo
   return text;
 }
 
-async function findDefaultBranch(root: string): Promise<string> {
-  const remoteHead = await gitTextOrNull(['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD'], { cwd: root });
+async function findDefaultBranch(root: string, baseEnv: BaseEnv): Promise<string> {
+  const remoteHead = await gitTextOrNull(['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD'], { cwd: root, baseEnv });
   if (remoteHead !== null && remoteHead.trim() !== '') return remoteHead.trim().replace(/^origin\//, '');
-  const configured = await gitTextOrNull(['config', '--get', 'init.defaultBranch'], { cwd: root });
+  const configured = await gitTextOrNull(['config', '--get', 'init.defaultBranch'], { cwd: root, baseEnv });
   return configured?.trim() || 'main';
 }
 

@@ -25,6 +25,8 @@ import { allocateRunDir, ensureHome } from './home.js';
  */
 export type LocalRunOptions = {
   cwd: string;
+  /** The environment `slipway run` was started in: git runs with it, jobs inherit a whitelist of it. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
   /** The pipeline file, relative to the project directory. */
   file: string;
   /** Run only these jobs (expanded or definition names) and what they depend on. */
@@ -59,8 +61,8 @@ export type LocalRunResult =
   | { kind: 'ran'; outcome: 'success' | 'failed' | 'canceled'; runDir: string; jobs: JobOutcome[]; durationMs: number };
 
 export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunResult> {
-  const repo = await inspectRepo(options.cwd, options.dirty);
-  const text = await readPipelineFile(repo, options.file, options.dirty);
+  const repo = await inspectRepo(options.cwd, options.dirty, options.baseEnv);
+  const text = await readPipelineFile(repo, options.file, options.dirty, options.baseEnv);
   const parsed = parsePipeline(text, options.file);
   if (!parsed.ok) return { kind: 'invalid', errors: parsed.errors };
 
@@ -255,6 +257,7 @@ class LocalRun {
       },
       workRoot: path.join(this.runDir, 'work'),
       gitCacheDir: path.join(this.options.home, 'git'),
+      baseEnv: this.options.baseEnv,
       artifactsIn,
       artifactsOut: path.join(this.runDir, 'artifacts', `${fileNameOf(job.name)}.tar.gz`),
       cacheStore: this.cacheStore,

@@ -1,4 +1,4 @@
-import { predefinedVariables, type JobSpec } from '../../pipeline/index.js';
+import { commitTimestamp, predefinedVariables, type JobSpec } from '../../pipeline/index.js';
 import type { Assignment } from '../../protocol/index.js';
 import type { Job, JobAttempt, Store } from '../../store/index.js';
 import { decryptSecret } from '../crypto/index.js';
@@ -34,15 +34,14 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
     project: { name: project.name, repositoryUrl: project.repositoryUrl, defaultBranch: project.defaultBranch },
     commit: {
       sha: build.commitSha,
-      beforeSha: null,
+      beforeSha: build.beforeSha,
       message: build.commitMessage ?? '',
       authorName: author?.[1] ?? build.commitAuthor ?? '',
       authorEmail: author?.[2] ?? '',
-      // The store keeps no commit time; the build's creation is the closest it knows.
-      timestamp: new Date(build.createdAt).toISOString(),
+      // Builds stored before the commit time was kept: their creation is the closest known.
+      timestamp: commitTimestamp(build.commitTimestamp ?? build.createdAt),
     },
-    // The build stores the ref's short name only; tag builds are not told apart here yet.
-    ref: { branch: build.ref, tag: null },
+    ref: { branch: build.refKind === 'branch' ? build.ref : null, tag: build.refKind === 'tag' ? build.ref : null },
     build: { id: String(build.id), source: build.source, url: null },
     job: { id: String(job.id), name: job.name, stage: job.stage, attempt: attempt.number, parallel: spec.parallel, url: null },
   });

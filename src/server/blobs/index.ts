@@ -6,7 +6,7 @@
  * Contract:
  *  - put(source, { maxBytes }) streams into a temp file, syncs it, then renames it into
  *    place: a blob is complete or absent, never half written. Past maxBytes the upload
- *    stops with USAGE and the temp file is deleted; any other failure deletes it too.
+ *    stops with PAYLOAD_TOO_LARGE and the temp file is deleted; any other failure deletes it too.
  *    It resolves with the id, the size and the SHA-256 of the content.
  *  - Every id passed in is checked (32 lowercase hex) before any filesystem use; others
  *    are refused with USAGE. Missing blobs are null, never errors.

@@ -57,7 +57,7 @@ class FileBlobStore implements BlobStore {
       transform(chunk: Buffer, _encoding, callback) {
         sizeBytes += chunk.length;
         if (maxBytes !== undefined && sizeBytes > maxBytes) {
-          callback(new SlipwayError('USAGE', `the upload is larger than the limit of ${maxBytes} bytes; it was not stored`));
+          callback(new SlipwayError('PAYLOAD_TOO_LARGE', `the upload is larger than the server's limit of ${maxBytes} bytes; it was not stored: upload fewer or smaller files`));
           return;
         }
         hash.update(chunk);

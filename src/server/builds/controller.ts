@@ -53,12 +53,20 @@ function toFailure(reason: FailureReason | null, exitCode: number | null): Failu
   return { kind: reason.kind, message: reason.message, ...(exitCode === null ? {} : { exitCode }) };
 }
 
+/** A duration as a person says it: minutes, or seconds below a minute. */
+function spoken(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} seconds`;
+  const minutes = Math.round(ms / 60_000);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 export function createBuildController(options: BuildControllerOptions): BuildController {
   const { store, events, git, config, now } = options;
   const cancelListeners = new Set<(attemptId: number, reason: string) => void>();
   /** Attempts told to stop; their report ends their job as canceled (unless it succeeded). */
   const cancelRequested = new Map<number, string>();
   const buildLocks = new Map<number, Promise<unknown>>();
+  const bootAt = now();
 
   /** In-process turn-taking per build; the row lock in `locked` does the same across processes. */
   function serialized<T>(buildId: number, fn: () => Promise<T>): Promise<T> {
@@ -342,7 +350,9 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
     async retryBuild(buildId) {
       const build = await store.builds.get(buildId);
       if (build === null) throw new SlipwayError('NOT_FOUND', `there is no build ${buildId}`);
-      const retried = await triggerAt({ projectId: build.projectId, ref: build.ref, commitSha: build.commitSha, variables: build.triggerVariables, source: 'retry' });
+      // The full ref keeps a tag build a tag build even when a branch has the same name.
+      const ref = build.refKind === 'tag' ? `refs/tags/${build.ref}` : build.refKind === 'branch' ? `refs/heads/${build.ref}` : build.ref;
+      const retried = await triggerAt({ projectId: build.projectId, ref, commitSha: build.commitSha, beforeSha: build.beforeSha, variables: build.triggerVariables, source: 'retry' });
       return { buildId: retried.buildId };
     },
 
@@ -365,16 +375,17 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
           await advance(tx, build, emit);
         });
       }
-      // A backstop for attempts whose agent neither finishes nor is declared lost: the job's
-      // own timeout plus noProgressTimeoutMs since it was assigned.
+      // A backstop for attempts whose agent neither finishes nor is declared lost: no stored
+      // output for noProgressTimeoutMs. Progress is the attempt's last stored output (the
+      // store stamps it with the log sequence number), else its start or assignment; never
+      // before this controller began, so a server that was down does not count its downtime.
       const stop: Array<{ id: number; reason: string }> = [];
+      const limit = config.agents.noProgressTimeoutMs;
       for (const attempt of await store.attempts.listRunning()) {
-        const job = await store.jobs.get(attempt.jobId);
-        if (job === null) continue;
-        const limit = (job.spec as JobSpec).timeoutMs + config.agents.noProgressTimeoutMs;
-        if (at - (attempt.startedAt ?? attempt.createdAt) <= limit) continue;
-        const reason = `no progress for ${Math.round(limit / 60_000)} minutes`;
-        await controller.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'timeout', message: reason }, exitCode: null });
+        const progressAt = Math.max(attempt.lastProgressAt ?? 0, attempt.startedAt ?? attempt.createdAt, bootAt);
+        if (at - progressAt <= limit) continue;
+        const reason = `no progress for ${spoken(limit)}: the agent sent no output and no state change (agents.noProgressTimeoutMs)`;
+        await controller.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: reason }, exitCode: null });
         stop.push({ id: attempt.id, reason });
       }
       tellCancel(stop);

@@ -1,4 +1,4 @@
-import { parsePipeline, planPipeline, predefinedVariables, type JobSpec, type Plan, type PipelineDiagnostic } from '../../pipeline/index.js';
+import { commitTimestamp, parsePipeline, planPipeline, predefinedVariables, type JobSpec, type Plan, type PipelineDiagnostic } from '../../pipeline/index.js';
 import type { BuildError, BuildSource, NewBuild, NewJob, Project } from '../../store/index.js';
 import type { GitMirrors, ResolvedRef } from '../git/index.js';
 
@@ -37,13 +37,17 @@ export async function prepareBuild(git: GitMirrors, input: PrepareInput): Promis
     git.listPaths(repo, ref.sha),
     changedAsked,
   ]);
+  const committedAt = Date.parse(info.timestamp);
   const base: NewBuild = {
     projectId: project.id,
     status: 'created',
     ref: ref.name,
+    refKind: ref.tag !== null ? 'tag' : ref.branch !== null ? 'branch' : 'commit',
     commitSha: ref.sha,
     commitMessage: info.message,
     commitAuthor: `${info.authorName} <${info.authorEmail}>`,
+    commitTimestamp: Number.isNaN(committedAt) ? null : committedAt,
+    beforeSha: givenBefore,
     source: input.source,
     triggerVariables: input.variables,
   };
@@ -61,7 +65,14 @@ export async function prepareBuild(git: GitMirrors, input: PrepareInput): Promis
   const predefined = predefinedVariables({
     serverUrl: input.serverUrl,
     project: { name: project.name, repositoryUrl: repo, defaultBranch: project.defaultBranch },
-    commit: { sha: ref.sha, beforeSha: input.beforeSha, message: info.message, authorName: info.authorName, authorEmail: info.authorEmail, timestamp: info.timestamp },
+    commit: {
+      sha: ref.sha,
+      beforeSha: givenBefore,
+      message: info.message,
+      authorName: info.authorName,
+      authorEmail: info.authorEmail,
+      timestamp: Number.isNaN(committedAt) ? info.timestamp : commitTimestamp(committedAt),
+    },
     ref: { branch: ref.branch, tag: ref.tag },
     // The build id is not known before the build is stored; the dispatcher sets the real one for each job.
     build: { id: '', source: input.source, url: null },

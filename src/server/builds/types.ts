@@ -11,7 +11,10 @@ import type { FailureReason } from '../../executor/index.js';
  *  - HTTP routes, cron, webhooks, polling → trigger(), cancelBuild(), retryJob(), retryBuild(), playJob().
  *  - The agent endpoint (dispatcher) → attemptStarted(), attemptFinished(), attemptLost().
  *  - A timer → tick(now): delayed jobs whose start_in passed become pending; running jobs
- *    with no progress for agents.noProgressTimeoutMs fail with their own reason.
+ *    with no progress for agents.noProgressTimeoutMs fail as a system failure saying "no
+ *    progress for N minutes". Progress is the attempt's lastProgressAt (stamped by the
+ *    store with each rise of its log sequence number), else its start; never earlier than
+ *    the controller's creation, so after a restart the clock starts again at worst.
  * All methods are safe to call concurrently and idempotent where the name says so: a
  * finished report for an attempt that already ended changes nothing (fencing).
  */

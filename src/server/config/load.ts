@@ -119,7 +119,7 @@ export function loadConfig(input: LoadConfigInput): ServerConfig {
     publicUrl: (raw.publicUrl ?? `http://${hostInUrl}:${raw.listen.port}`).replace(/\/+$/, ''),
     database: { url: raw.database.url ?? `sqlite:${path.join(home, 'slipway.db')}` },
     logs: { dir: path.resolve(cwd, raw.logs.dir ?? path.join(home, 'logs')) },
-    blobs: { dir: path.resolve(cwd, raw.blobs.dir ?? path.join(home, 'blobs')) },
+    blobs: { dir: path.resolve(cwd, raw.blobs.dir ?? path.join(home, 'blobs')), maxUploadBytes: raw.blobs.maxUploadBytes },
   };
   try {
     parseStoreUrl(config.database.url);

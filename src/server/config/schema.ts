@@ -85,7 +85,34 @@ export const configSchema = z.strictObject({
       }
     }),
   logs: z.strictObject({ dir: z.string().min(1, { error: 'give logs.dir as a directory path' }).optional() }).prefault({}),
-  blobs: z.strictObject({ dir: z.string().min(1, { error: 'give blobs.dir as a directory path' }).optional() }).prefault({}),
+  blobs: z
+    .strictObject({
+      dir: z.string().min(1, { error: 'give blobs.dir as a directory path' }).optional(),
+      // 2 GiB: above any artifact or cache a build should move through the server; larger is a mistake to report.
+      maxUploadBytes: z
+        .number({ error: 'give blobs.maxUploadBytes as a whole number of bytes' })
+        .int({ error: 'give blobs.maxUploadBytes as a whole number of bytes' })
+        .min(1024, { error: 'blobs.maxUploadBytes must be at least 1024 bytes' })
+        .default(2 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      logsDays: z
+        .number({ error: 'give retention.logsDays as a whole number of days, 0 to keep logs forever' })
+        .int({ error: 'give retention.logsDays as a whole number of days, 0 to keep logs forever' })
+        .min(0, { error: 'give retention.logsDays as a whole number of days, 0 to keep logs forever' })
+        .default(90),
+      sweepIntervalMinutes: z
+        .number({ error: 'give retention.sweepIntervalMinutes as a number of minutes' })
+        .positive({ error: 'retention.sweepIntervalMinutes must be more than 0' })
+        .default(1),
+      blobGraceMinutes: z
+        .number({ error: 'give retention.blobGraceMinutes as a number of minutes' })
+        .min(1, { error: 'retention.blobGraceMinutes must be at least 1: an upload is stored before its row is written' })
+        .default(60),
+    })
+    .prefault({}),
   webhooks: z
     .strictObject({
       maxBodyBytes: z
@@ -123,5 +150,5 @@ export type ServerConfig = Omit<Parsed, 'publicUrl' | 'database' | 'logs' | 'blo
   publicUrl: string;
   database: { url: string };
   logs: { dir: string };
-  blobs: { dir: string };
+  blobs: { dir: string; maxUploadBytes: number };
 };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
-import { createMirrorCache, displayRepository, gitStream, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
+import { createMirrorCache, displayRepository, gitStream, gitText, gitTextOrNull, localRepositoryPath, type BaseEnv, type GitOptions } from '../../git/index.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -52,8 +52,10 @@ const SHA = /^[0-9a-f]{4,40}$/i;
 /** English messages (they reach API answers) and no password prompt of any kind. */
 const SERVER_GIT_ENV = { GIT_ASKPASS: 'true', LC_ALL: 'C' };
 
-export function createGitMirrors(options: { dir: string }): GitMirrors {
-  const cache = createMirrorCache({ dir: options.dir, env: SERVER_GIT_ENV });
+/** baseEnv: the server process's environment, from its entry point (git's HOME, SSH_AUTH_SOCK, proxies). */
+export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): GitMirrors {
+  const { baseEnv } = options;
+  const cache = createMirrorCache({ dir: options.dir, baseEnv, env: SERVER_GIT_ENV });
 
   /** Where git reads the repository: its own directory (local) or its mirror, and the arguments that name it. */
   type Place = { options: GitOptions; args: readonly string[] };
@@ -65,10 +67,10 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
       const dotGit = join(local, '.git');
       const gitDir = (await stat(dotGit).then(() => true, () => false)) ? dotGit : local;
       // cwd: any directory that exists (the repository may not); with --git-dir it names nothing.
-      return { options: { cwd: tmpdir(), repository, isolated: true, env: SERVER_GIT_ENV }, args: [`--git-dir=${gitDir}`] };
+      return { options: { cwd: tmpdir(), repository, isolated: true, baseEnv, env: SERVER_GIT_ENV }, args: [`--git-dir=${gitDir}`] };
     }
     const mirror = refresh ? await cache.refresh(repository) : await cache.open(repository);
-    return { options: { cwd: mirror, repository, isolated: true, env: SERVER_GIT_ENV }, args: [] };
+    return { options: { cwd: mirror, repository, isolated: true, baseEnv, env: SERVER_GIT_ENV }, args: [] };
   }
 
   const run = (at: Place, args: readonly string[]): Promise<string> => gitText([...at.args, ...args], at.options);

@@ -8,7 +8,8 @@ import { openFileStores, type FileStores } from '../agents/index.js';
 import { createBuildController, type BuildController } from '../builds/index.js';
 import { describeIssues, type ServerConfig } from '../config/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
-import { createGitMirrors } from '../git/index.js';
+import { createGitMirrors, type GitMirrors } from '../git/index.js';
+import type { BaseEnv } from '../../git/index.js';
 import { authenticate, authorize } from './auth.js';
 import type { AnyRoute, RouteContext } from './route.js';
 import { routeTable } from './table.js';
@@ -29,6 +30,10 @@ export type AppOptions = {
   events?: EventBus;
   /** The server's build controller; one of the app's own (mirrors under config.home/git) when left out. */
   builds?: BuildController;
+  /** The server's git mirrors (the controller resolves commits in them, the source route archives from them); the app's own under config.home/git when left out. */
+  git?: GitMirrors;
+  /** For the app's own mirrors: the environment git commands start from (nothing when left out). */
+  baseEnv?: BaseEnv;
   /** The job logs and blobs the agent endpoint shares; opened under config on first use (and closed with the app) when left out. */
   files?: () => Promise<FileStores>;
   /** The metrics registry; a new one when left out. */
@@ -53,11 +58,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   const now = options.now ?? Date.now;
   const events = options.events ?? createEventBus(options.store);
-  const builds =
-    options.builds ?? createBuildController({ store: options.store, events, git: createGitMirrors({ dir: path.join(options.config.home, 'git') }), config: options.config, now });
+  const git = options.git ?? createGitMirrors({ dir: path.join(options.config.home, 'git'), baseEnv: options.baseEnv ?? {} });
+  const builds = options.builds ?? createBuildController({ store: options.store, events, git, config: options.config, now });
   let ownFiles: ReturnType<typeof openFileStores> | undefined;
   const files = options.files ?? (() => (ownFiles ??= openFileStores(options.config)));
-  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, files };
+  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, git, files };
   const callers = new WeakMap<FastifyRequest, Token>();
   // fastify's own request lines are off: the onResponse hook writes one line per request, without headers.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) });

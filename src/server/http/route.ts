@@ -1,3 +1,4 @@
+import type { GitMirrors } from '../git/index.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
@@ -26,6 +27,8 @@ export type RouteContext = {
   readonly now: () => number;
   readonly events: EventBus;
   readonly builds: BuildController;
+  /** The server's git mirrors. */
+  readonly git: GitMirrors;
   /** Job logs and blobs (artifacts, caches), shared with the agent endpoint. */
   readonly files: () => Promise<FileStores>;
 };

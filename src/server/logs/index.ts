@@ -24,8 +24,9 @@
  *    offset returns that character. follow yields text from offset as it becomes
  *    durable and ends when the log is complete, the signal aborts, the job's logs are
  *    removed or the store closes.
- *  - remove(jobId) deletes every attempt's log of the job; call it when no append to
- *    the job is in flight (retention: the caller decides when).
+ *  - remove(jobId) deletes every attempt's log of the job and resolves with the bytes
+ *    removed; call it when no append to the job is in flight (retention: the caller
+ *    decides when).
  *  - One LogStore per directory, in one process. close() commits what was written and
  *    closes the files; call it after the last append has resolved.
  *

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import { Attempt } from './attempt.js';
@@ -40,7 +40,8 @@ export type LogStore = {
   complete(key: LogKey): Promise<void>;
   lastSeq(key: LogKey): Promise<number>;
   size(key: LogKey): Promise<number>;
-  remove(jobId: number): Promise<void>;
+  /** Resolves with the bytes the job's log and index files held. */
+  remove(jobId: number): Promise<number>;
   close(): Promise<void>;
 };
 
@@ -155,7 +156,7 @@ class FileLogStore implements LogStore {
     return this.durable(key, (attempt) => attempt.durableSize);
   }
 
-  async remove(jobId: number): Promise<void> {
+  async remove(jobId: number): Promise<number> {
     checkWhole('jobId', jobId, 0);
     for (const attempt of [...this.attempts.values()].filter((a) => a.key.jobId === jobId)) {
       attempt.pins += 1;
@@ -172,7 +173,10 @@ class FileLogStore implements LogStore {
         attempt.pins -= 1;
       }
     }
-    await rm(path.join(this.dir, String(jobId)), { recursive: true, force: true });
+    const jobDir = path.join(this.dir, String(jobId));
+    const bytes = await sizeOfFiles(jobDir);
+    await rm(jobDir, { recursive: true, force: true });
+    return bytes;
   }
 
   async close(): Promise<void> {
@@ -404,6 +408,26 @@ class FileLogStore implements LogStore {
       this.trim();
     }
   }
+}
+
+/** The bytes of the files directly in dir; 0 when it does not exist. */
+async function sizeOfFiles(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw new SlipwayError('INTERNAL', `could not list ${dir}: ${messageOf(error)}`, { cause: error });
+  }
+  let total = 0;
+  for (const name of names) {
+    try {
+      total += (await stat(path.join(dir, name))).size;
+    } catch (error) {
+      if (!isMissing(error)) throw new SlipwayError('INTERNAL', `could not read ${path.join(dir, name)}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  return total;
 }
 
 function idOf(key: LogKey): string {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { runAgent, silentLogger } from '../../../src/agent/index.js';
 import type { AddressInfo } from 'node:net';
-import { openFileStores, startAgentServer, type AgentServer } from '../../../src/server/agents/index.js';
+import { openFileStores, startAgentServer, type AgentServer, type FileStores } from '../../../src/server/agents/index.js';
 import { createBuildController } from '../../../src/server/builds/index.js';
 import { newSecretsKey, parseSecretsKey } from '../../../src/server/crypto/index.js';
 import { createEventBus } from '../../../src/server/events/index.js';
@@ -23,6 +23,8 @@ export type TestServer = {
   url: string;
   store: Store;
   agents: AgentServer;
+  /** The server's log and blob stores. */
+  files: FileStores;
   home: string;
   adminToken: string;
   agentToken: string;
@@ -39,10 +41,12 @@ export type TestServer = {
   close(): Promise<void>;
 };
 
-export async function startTestServer(agents: Record<string, number> = {}): Promise<TestServer> {
+/** agents: settings of the `agents` block; more: other slipway.yml text. */
+export async function startTestServer(agents: Record<string, number> = {}, more = ''): Promise<TestServer> {
   const { dir, remove } = await tempDir('agents');
   const home = path.join(dir, 'home');
-  const fileText = Object.keys(agents).length === 0 ? null : `agents:\n${Object.entries(agents).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const agentsText = Object.keys(agents).length === 0 ? '' : `agents:\n${Object.entries(agents).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const fileText = agentsText + more === '' ? null : agentsText + more;
   const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
   // startServer's wiring, by hand: the tests reach the store and the agent endpoint.
   const silent = pino({ level: 'silent' });
@@ -50,7 +54,7 @@ export async function startTestServer(agents: Record<string, number> = {}): Prom
   const adminToken = (await bootstrapAdminToken(store, Date.now())) ?? '';
   const secretsKey = parseSecretsKey(newSecretsKey());
   const events = createEventBus(store);
-  const builds = createBuildController({ store, events, git: createGitMirrors({ dir: path.join(home, 'git') }), config, now: Date.now });
+  const builds = createBuildController({ store, events, git: createGitMirrors({ dir: path.join(home, 'git'), baseEnv: process.env }), config, now: Date.now });
   const files = await openFileStores(config);
   const registry = new Registry();
   const app = buildApp({ config, store, secretsKey, logger: silent, events, builds, files: async () => files, registry });
@@ -78,6 +82,7 @@ export async function startTestServer(agents: Record<string, number> = {}): Prom
     url,
     store,
     agents: agentServer,
+    files,
     home,
     adminToken,
     agentToken,
@@ -115,6 +120,7 @@ export async function startTestServer(agents: Record<string, number> = {}): Prom
           capacity: { cpus: 2, memoryMiB: 2048, jobs: options.jobs ?? 1 },
           workDir,
           maxJobs: 0,
+          baseEnv: process.env,
           signal: abort.signal,
           log: silentLogger,
           reconnect: { baseMs: 20, capMs: 200 },

@@ -40,12 +40,13 @@ export function useWorld(target: ApiTarget): World {
       await database.drop();
       await rm(dir, { recursive: true, force: true });
     };
-    const store = await openStore({ url: database.url, ...(database.schema === undefined ? {} : { schema: database.schema }), logger: pino({ level: 'silent' }) });
+    const clock = { now: 1_700_000_000_000 };
+    // One clock for the store's stamps and the controller: progress and timeouts compare them.
+    const store = await openStore({ url: database.url, ...(database.schema === undefined ? {} : { schema: database.schema }), logger: pino({ level: 'silent' }), clock: () => clock.now });
     const config = loadConfig({ env: {}, cwd: dir, flags: { home: path.join(dir, 'home') } });
     const key = parseSecretsKey(newSecretsKey());
     const events = createEventBus(store);
-    const git = createGitMirrors({ dir: path.join(dir, 'mirrors') });
-    const clock = { now: 1_700_000_000_000 };
+    const git = createGitMirrors({ dir: path.join(dir, 'mirrors'), baseEnv: process.env });
     const builds = createBuildController({ store, events, git, config, now: () => clock.now });
     const app = buildApp({ config, store, secretsKey: key, logger: pino({ level: 'silent' }), events, builds, now: () => clock.now });
     await app.ready();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commitFiles } from '../../support/git-repo.js';
+import { createBuildController } from '../../../src/server/builds/index.js';
+import { buildAssignment } from '../../../src/server/agents/assignment.js';
+import { commitFiles, runGit } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 import type { ApiTarget } from '../http/harness.js';
 import { assign, jobsByName, projectWith, statuses, useWorld } from './harness.js';
@@ -222,6 +224,99 @@ export function controllerSuite(target: ApiTarget): void {
       });
       assert.deepEqual(seen.slice(0, 4).map((e) => e.type), ['build.created', 'job.updated', 'job.updated', 'build.updated']);
       assert.equal((seen[0]?.payload as { buildId: number }).buildId, buildId);
+    });
+
+    it('gives a tag build CI_COMMIT_TAG and no CI_COMMIT_BRANCH, a branch build the reverse, with the commit it built', async () => {
+      const { project, repo } = await projectWith(world, 'job:\n  script: x\n');
+      const before = (await world.git.resolveRef(repo, 'main')).sha;
+      runGit(repo, ['commit', '-q', '--allow-empty', '--date=2024-05-06T07:08:09+02:00', '-m', 'Release 1.0\n\nWith notes']);
+      const sha = runGit(repo, ['rev-parse', 'HEAD']).trim();
+      runGit(repo, ['tag', 'v1.0']);
+
+      const variablesOf = async (buildId: number) => {
+        const job = (await jobsByName(world.store, buildId)).get('job')!;
+        const attempt = (await world.store.attempts.get(await assign(world.store, job)))!;
+        const assignment = await buildAssignment({ store: world.store, secretsKey: world.key, publicUrl: 'http://127.0.0.1:1' }, job, attempt, 'token');
+        return assignment.variables;
+      };
+      const tag = await world.builds.trigger({ projectId: project.id, ref: 'refs/tags/v1.0', variables: {}, source: 'api' });
+      const tagVars = await variablesOf(tag.buildId);
+      assert.equal(tagVars.CI_COMMIT_TAG, 'v1.0');
+      assert.equal(tagVars.CI_COMMIT_BRANCH, undefined);
+      assert.equal(tagVars.CI_COMMIT_REF_NAME, 'v1.0');
+      assert.equal(tagVars.CI_COMMIT_TIMESTAMP, '2024-05-06T05:08:09Z');
+      assert.equal(tagVars.CI_COMMIT_MESSAGE, 'Release 1.0\n\nWith notes');
+      assert.equal(tagVars.CI_COMMIT_TITLE, 'Release 1.0');
+      assert.equal(tagVars.CI_COMMIT_AUTHOR, 'Slipway Test <test@slipway.invalid>');
+
+      const push = await world.builds.trigger({ projectId: project.id, ref: 'refs/heads/main', commitSha: sha, beforeSha: before, variables: {}, source: 'webhook' });
+      const branchVars = await variablesOf(push.buildId);
+      assert.equal(branchVars.CI_COMMIT_BRANCH, 'main');
+      assert.equal(branchVars.CI_COMMIT_TAG, undefined);
+      assert.equal(branchVars.CI_COMMIT_BEFORE_SHA, before);
+      assert.equal(branchVars.CI_COMMIT_TIMESTAMP, '2024-05-06T05:08:09Z');
+
+      const view = (await world.call('GET', `/api/v1/builds/${tag.buildId}`)).json<Record<string, unknown>>();
+      assert.deepEqual(
+        { ref: view.ref, refKind: view.refKind, commitMessage: view.commitMessage, commitAuthor: view.commitAuthor, commitTimestamp: view.commitTimestamp, beforeSha: view.beforeSha },
+        { ref: 'v1.0', refKind: 'tag', commitMessage: 'Release 1.0\n\nWith notes', commitAuthor: 'Slipway Test <test@slipway.invalid>', commitTimestamp: Date.parse('2024-05-06T05:08:09Z'), beforeSha: null },
+      );
+      assert.equal((await world.store.builds.get(push.buildId))?.beforeSha, before);
+
+      // A branch named like the tag appears: a retry of the tag build still builds the tag.
+      runGit(repo, ['branch', 'v1.0', before]);
+      const retried = await world.builds.retryBuild(tag.buildId);
+      const again = await world.store.builds.get(retried.buildId);
+      assert.deepEqual({ ref: again?.ref, refKind: again?.refKind, commitSha: again?.commitSha }, { ref: 'v1.0', refKind: 'tag', commitSha: sha });
+      const commit = await world.builds.trigger({ projectId: project.id, ref: sha.slice(0, 12), variables: {}, source: 'api' });
+      const commitVars = await variablesOf(commit.buildId);
+      assert.equal((await world.store.builds.get(commit.buildId))?.refKind, 'commit');
+      assert.deepEqual([commitVars.CI_COMMIT_TAG, commitVars.CI_COMMIT_BRANCH], [undefined, undefined]);
+    });
+
+    it('fails a running job with no stored output for noProgressTimeoutMs as a system failure, counting from its last progress', async () => {
+      const limit = world.config.agents.noProgressTimeoutMs;
+      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
+      await world.builds.attemptStarted(attemptId);
+      const startedAt = world.clock.now;
+      world.clock.now = startedAt + limit - 60_000;
+      assert.equal(await world.store.attempts.setLogSeq(attemptId, 1), true);
+      const progressAt = world.clock.now;
+      const told: Array<{ id: number; reason: string }> = [];
+      const stop = world.builds.onCancelAttempt((id, reason) => told.push({ id, reason }));
+      try {
+        await world.builds.tick(startedAt + limit + 60_000);
+        await world.builds.tick(progressAt + limit);
+        assert.equal((await world.store.jobs.get((await world.store.attempts.get(attemptId))!.jobId))?.status, 'running', 'output moves the deadline on');
+        await world.builds.tick(progressAt + limit + 1);
+      } finally {
+        stop();
+      }
+      const job = (await jobsByName(world.store, buildId)).get('quiet')!;
+      assert.equal(job.status, 'failed');
+      assert.equal(job.failure?.kind, 'system_failure');
+      assert.match(job.failure?.message ?? '', new RegExp(`^no progress for ${Math.round(limit / 60_000)} minutes`));
+      // Attempts other tests left running are stopped too; this one exactly once.
+      assert.equal(told.filter((t) => t.id === attemptId).length, 1, 'the agent is told to stop the attempt');
+      assert.equal((await world.store.builds.get(buildId))?.status, 'failed');
+    });
+
+    it('starts the no-progress clock again at its own start when a controller takes over running attempts', async () => {
+      const limit = world.config.agents.noProgressTimeoutMs;
+      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
+      await world.builds.attemptStarted(attemptId);
+      // The server was down for two limits: no agent could report in that time.
+      world.clock.now += 2 * limit;
+      const restarted = createBuildController({ store: world.store, events: world.events, git: world.git, config: world.config, now: () => world.clock.now });
+      const bootAt = world.clock.now;
+      await restarted.tick(bootAt + limit);
+      assert.equal((await world.store.attempts.get(attemptId))?.status, 'running');
+      await restarted.tick(bootAt + limit + 1);
+      assert.equal((await world.store.attempts.get(attemptId))?.status, 'failed');
     });
   });
 }

@@ -35,7 +35,7 @@ describe('the source archive of a commit', () => {
   });
 
   it('streams a tar of the tree that node-tar reads entry by entry', async () => {
-    const mirrors = createGitMirrors({ dir: path.join(temp.dir, 'mirrors') });
+    const mirrors = createGitMirrors({ dir: path.join(temp.dir, 'mirrors'), baseEnv: process.env });
     const entries = new Map<string, number>();
     const parser = new tar.Parser({ onReadEntry: (entry) => {
       entries.set(entry.path, entry.size ?? 0);
@@ -47,7 +47,7 @@ describe('the source archive of a commit', () => {
   });
 
   it('answers NOT_FOUND for a commit the repository does not have', async () => {
-    const mirrors = createGitMirrors({ dir: path.join(temp.dir, 'mirrors') });
+    const mirrors = createGitMirrors({ dir: path.join(temp.dir, 'mirrors'), baseEnv: process.env });
     await assert.rejects(mirrors.archive(repo, 'f'.repeat(40)), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'NOT_FOUND');
       assert.match(error.message, /^commit ffffffff is no longer in /);
@@ -56,13 +56,13 @@ describe('the source archive of a commit', () => {
   });
 
   it('ends the stream with GIT_FAILED when git fails, and lets a reader stop early', async () => {
-    const failing = await gitStream(['archive', '--format=tar', 'no-such-ref'], { cwd: repo, isolated: true });
+    const failing = await gitStream(['archive', '--format=tar', 'no-such-ref'], { cwd: repo, isolated: true, baseEnv: process.env });
     await assert.rejects(pipeline(failing, new Writable({ write: (_chunk, _encoding, done) => done() })), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'GIT_FAILED');
       assert.match(error.message, /no-such-ref/);
       return true;
     });
-    const stopped = await gitStream(['archive', '--format=tar', commit], { cwd: repo, isolated: true });
+    const stopped = await gitStream(['archive', '--format=tar', commit], { cwd: repo, isolated: true, baseEnv: process.env });
     const first = await new Promise<Buffer>((resolve) => stopped.once('data', resolve));
     assert.ok(first.length > 0);
     stopped.destroy();

@@ -18,7 +18,7 @@ describe('starting the server', () => {
   it('prints an admin token on first start only, and that token opens the API', async () => {
     const config = loadConfig({ env: {}, flags: { home, listen: '127.0.0.1:0' } });
     const printed: string[] = [];
-    const options = { logger: pino({ level: 'silent' }), print: (line: string) => void printed.push(line) };
+    const options = { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line: string) => void printed.push(line) };
 
     const first = await startServer(config, options);
     let token = '';

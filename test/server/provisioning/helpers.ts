@@ -36,7 +36,7 @@ export async function startEngineServer(input: { dir: string; fileText: string; 
   const home = path.join(input.dir, 'home');
   const config = loadConfig({ env: {}, cwd: input.dir, fileText: input.fileText, flags: { home, listen: `127.0.0.1:${input.port ?? 0}` } });
   let printed = '';
-  const server: RunningServer = await startServer(config, { logger: pino({ level: 'silent' }), print: (line) => (printed = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
+  const server: RunningServer = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (printed = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
   const adminToken = input.adminToken ?? printed;
   const url = server.url;
   let repos = 0;

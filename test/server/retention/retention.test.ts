@@ -36,22 +36,22 @@ describe('artifact retention', () => {
     const fresh = await artifact('fresh', 5_000);
     const kept = await artifact('kept', null);
 
-    assert.equal(await sweepExpiredArtifacts({ store, blobs }, 2_000), 1);
+    assert.equal((await sweepExpiredArtifacts({ store, blobs }, 2_000)).count, 1);
     assert.equal(await store.artifacts.get(old.id), null);
     assert.equal(await blobs.open(old.storagePath), null, 'the expired archive is gone from storage');
     assert.notEqual(await store.artifacts.get(fresh.id), null);
     assert.notEqual(await store.artifacts.get(kept.id), null);
 
-    assert.equal(await sweepExpiredArtifacts({ store, blobs }, 10_000), 1);
+    assert.equal((await sweepExpiredArtifacts({ store, blobs }, 10_000)).count, 1);
     assert.equal(await store.artifacts.get(fresh.id), null);
     assert.notEqual(await store.artifacts.get(kept.id), null, 'expire_in: never keeps an artifact for good');
-    assert.equal(await sweepExpiredArtifacts({ store, blobs }, 10_000), 0);
+    assert.equal((await sweepExpiredArtifacts({ store, blobs }, 10_000)).count, 0);
   });
 
   it('removes a row whose file is already gone', async () => {
     const orphan = await artifact('orphan', 1_000);
     await blobs.delete(orphan.storagePath);
-    assert.equal(await sweepExpiredArtifacts({ store, blobs }, 2_000), 1);
+    assert.equal((await sweepExpiredArtifacts({ store, blobs }, 2_000)).count, 1);
     assert.equal(await store.artifacts.get(orphan.id), null);
   });
 });

@@ -9,9 +9,6 @@ import type { Artifact, Job, JobAttempt, Store } from '../../../store/index.js';
 import { authenticateAttempt } from '../../agents/index.js';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.js';
 
-// 2 GiB: above any artifact or cache a build should move through the server; larger is a mistake to report.
-const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
-
 const id = z.coerce.number().int().positive();
 const attemptParams = z.object({ attemptId: id });
 const cacheParams = z.object({ attemptId: id, key: z.string().min(1).max(250) });
@@ -59,9 +56,14 @@ async function openBlob(ctx: RouteContext, blobId: string, what: string): Promis
   return body;
 }
 
-/** Stores the request body as a blob, within the upload limit. */
+/** Stores the request body as a blob, within the upload limit (PAYLOAD_TOO_LARGE past it, announced or not). */
 async function receive(ctx: RouteContext, request: FastifyRequest): Promise<{ id: string; sizeBytes: number }> {
-  return (await ctx.files()).blobs.put(bodyOf(request), { maxBytes: MAX_UPLOAD_BYTES });
+  const maxBytes = ctx.config.blobs.maxUploadBytes;
+  const announced = Number(request.headers['content-length']);
+  if (Number.isSafeInteger(announced) && announced > maxBytes) {
+    throw new SlipwayError('PAYLOAD_TOO_LARGE', `the upload is ${announced} bytes, larger than the server's limit of ${maxBytes} bytes (blobs.maxUploadBytes); it was not stored: upload fewer or smaller files`);
+  }
+  return (await ctx.files()).blobs.put(bodyOf(request), { maxBytes });
 }
 
 async function attemptOf(ctx: RouteContext, request: FastifyRequest, attemptId: number): Promise<{ attempt: JobAttempt; job: Job }> {

@@ -15,7 +15,21 @@ async function logKey(store: Store, jobId: number, attempt: number | undefined):
   if (job === null) throw new SlipwayError('NOT_FOUND', `there is no job ${jobId}`);
   if (attempt !== undefined && attempt > job.attempts) throw new SlipwayError('NOT_FOUND', `job ${jobId} has ${job.attempts} attempt(s), not ${attempt}`);
   const number = attempt ?? job.attempts;
+  if (number !== 0) await notExpired(store, job, number);
   return { job, key: number === 0 ? null : { jobId, attempt: number } };
+}
+
+/** GONE when retention deleted this attempt's log: its build's logs expired after the attempt began. */
+async function notExpired(store: Store, job: Job, number: number): Promise<void> {
+  const build = await store.builds.get(job.buildId);
+  const expiredAt = build?.logsExpiredAt ?? null;
+  if (build === null || expiredAt === null) return;
+  const made = (await store.attempts.listByJob(job.id)).find((a) => a.number === number);
+  if (made !== undefined && made.createdAt > expiredAt) return;
+  throw new SlipwayError(
+    'GONE',
+    `the log of job ${job.id} (attempt ${number}) expired: build #${build.number} finished more than retention.logsDays ago, and its logs were deleted on ${new Date(expiredAt).toISOString()}`,
+  );
 }
 
 /** Job logs for people and the CLI: by offset (for following), or whole. */
