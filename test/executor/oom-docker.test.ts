@@ -48,6 +48,7 @@ const result = await runJob({
   onOutput: (chunk) => { if (chunk.kind === 'data') process.stderr.write(chunk.data); },
   signal: new AbortController().signal,
   killGraceMs: 500,
+  baseEnv: process.env,
 });
 process.stdout.write(JSON.stringify(result));
 `;
