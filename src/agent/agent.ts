@@ -6,6 +6,7 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   SUBPROTOCOL,
+  encodeFrameHeader,
   parseServerMessage,
   type AgentMessage,
   type Assignment,
@@ -16,7 +17,7 @@ import { Sleeper, backoffMs } from './backoff.js';
 import type { AgentOptions } from './types.js';
 import { agentVersion } from './version.js';
 
-// One events message carries at most this much: big enough that a chatty job needs few
+// One events frame carries at most this much: big enough that a chatty job needs few
 // frames, small enough that a frame never delays heartbeats or other attempts for long.
 const MAX_BATCH_BYTES = 256 * 1024;
 // While a batch awaits its ack, events wait this long (or until the ack) to share a frame:
@@ -359,12 +360,10 @@ export class Agent {
           if (attempt.outbox.pending) this.windowFull = true;
           continue;
         }
-        const batch = attempt.outbox.nextBatch(batchBytes);
+        const batch = attempt.outbox.nextBatch(batchBytes, frameHeaderOf(attempt));
         if (batch === null) continue;
         unacked += batch.bytes;
-        const head = Buffer.from(`{"type":"events","attemptId":${attempt.id},"token":${JSON.stringify(attempt.token)},"events":[`);
-        const frame = Buffer.concat([head, batch.events, FRAME_END]);
-        ws.send(frame, { binary: false }, (error) => {
+        ws.send(batch.frame, { binary: true }, (error) => {
           if (error === undefined && this.blocked && ws.bufferedAmount < HIGH_WATER_BYTES / 2) {
             this.blocked = false;
             this.scheduleFlush();
@@ -411,7 +410,17 @@ export class Agent {
   }
 }
 
-const FRAME_END = Buffer.from(']}');
+const frameHeaders = new WeakMap<Attempt, Buffer>();
+
+/** The events frame header of an attempt (its id and token), made once. */
+function frameHeaderOf(attempt: Attempt): Buffer {
+  let header = frameHeaders.get(attempt);
+  if (header === undefined) {
+    header = encodeFrameHeader(attempt.id, attempt.token);
+    frameHeaders.set(attempt, header);
+  }
+  return header;
+}
 
 function unauthorized(reason: string): SlipwayError {
   return new SlipwayError(

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isSlipwayError, messageOf } from '../../errors/index.js';
-import type { AttemptEvent } from '../../protocol/index.js';
+import type { FrameEvent } from '../../protocol/index.js';
 import type { JobAttempt, Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
 import { hashToken } from '../crypto/index.js';
@@ -54,7 +54,7 @@ type Tracked = {
 type Appended = { ok: true; ackedSeq: number } | { ok: false; error: unknown };
 
 /**
- * `events` messages: checks the attempt's token (fencing), stores the events in the
+ * `events` frames: checks the attempt's token (fencing), stores the events in the
  * attempt's log (state changes as empty data chunks, so one sequence stays gap-free),
  * acknowledges what is durable, and reports `started` and `finished` to the controller
  * once they are durable.
@@ -152,7 +152,7 @@ export function createIngest(options: IngestOptions) {
   }
 
   /** After one append, in order per attempt: acknowledges, reports state changes. */
-  async function afterAppend(connection: Connection, entry: Tracked, events: AttemptEvent[], appended: Appended): Promise<void> {
+  async function afterAppend(connection: Connection, entry: Tracked, events: FrameEvent[], appended: Appended): Promise<void> {
     const { attempt, key } = entry;
     const attemptId = attempt.id;
     if (!appended.ok) {
@@ -199,7 +199,7 @@ export function createIngest(options: IngestOptions) {
   }
 
   return {
-    async events(connection: Connection, attemptId: number, token: string, events: AttemptEvent[]): Promise<{ stored: Promise<void> }> {
+    async events(connection: Connection, attemptId: number, token: string, events: FrameEvent[]): Promise<{ stored: Promise<void> }> {
       const entry = await check(connection, attemptId, token);
       if (entry === null) {
         send(connection, { type: 'reject', attemptId, code: 'CONFLICT', message: 'the attempt token is stale: the attempt ended or was given to another agent' });
@@ -252,7 +252,7 @@ export function createIngest(options: IngestOptions) {
 export type Ingest = ReturnType<typeof createIngest>;
 
 /** State changes share the sequence with the output: the log store keeps them as empty data. */
-function toChunk(event: AttemptEvent): LogChunk {
+function toChunk(event: FrameEvent): LogChunk {
   if (event.kind === 'started' || event.kind === 'finished') {
     return { seq: event.seq, kind: 'data', stream: 'system', data: '', atMs: event.atMs };
   }

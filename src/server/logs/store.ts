@@ -248,7 +248,7 @@ class FileLogStore implements LogStore {
     const buffers: Buffer[] = [];
     for (const chunk of accepted) {
       const text = renderChunk(chunk, attempt);
-      if (text !== '') buffers.push(Buffer.from(text, 'utf8'));
+      if (text.length > 0) buffers.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
     }
     let bytes: number;
     try {
