@@ -17,6 +17,10 @@ import { RECORD_HEADER_BYTES, encodeRecord, recordLength, recordSeq, type Attemp
  * Not safe across processes: an agent that restarts has lost its jobs, and clears the
  * outbox folder at start.
  */
+// Output chunks are at most 64 Ki UTF-16 units (the executor's MAX_CHUNK_CHARS), 192 KiB of
+// UTF-8 at worst: each is encoded here and written out at once, without an allocation.
+const scratch = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 3 * 64 * 1024);
+
 export class Outbox {
   readonly file: string;
   private fd: number | null;
@@ -48,7 +52,7 @@ export class Outbox {
   /** Persists one event (to the page cache: it guards against memory, not power loss). */
   append(event: AttemptEvent): void {
     if (this.fd === null) return;
-    const record = encodeRecord(event);
+    const record = encodeRecord(event, scratch);
     for (let written = 0; written < record.length; ) {
       written += writeSync(this.fd, record, written, record.length - written, this.writtenBytes + written);
     }

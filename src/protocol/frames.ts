@@ -45,15 +45,26 @@ export type FrameEvent =
 
 export type EventsFrame = { attemptId: number; token: string; events: FrameEvent[] };
 
-/** One event as a record. Data events are encoded straight from their string, once. */
-export function encodeRecord(event: AttemptEvent): Buffer {
+/**
+ * One event as a record. Data events are encoded straight from their string, once. With
+ * scratch, a record that fits is written into it (a view of it is returned, valid until
+ * scratch is used again): a caller that writes the record out at once allocates nothing.
+ */
+export function encodeRecord(event: AttemptEvent, scratch?: Buffer): Buffer {
   let record: Buffer;
   let code = 0;
   switch (event.kind) {
     case 'data': {
-      const length = Buffer.byteLength(event.data, 'utf8');
-      record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
-      record.write(event.data, RECORD_HEADER_BYTES, length, 'utf8');
+      // At most 3 bytes of UTF-8 per UTF-16 code unit: no need to measure the string first.
+      const most = RECORD_HEADER_BYTES + event.data.length * 3;
+      if (scratch !== undefined && most <= scratch.length) {
+        const length = scratch.write(event.data, RECORD_HEADER_BYTES, 'utf8');
+        record = scratch.subarray(0, RECORD_HEADER_BYTES + length);
+      } else {
+        const length = Buffer.byteLength(event.data, 'utf8');
+        record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
+        record.write(event.data, RECORD_HEADER_BYTES, length, 'utf8');
+      }
       code = STREAMS.indexOf(event.stream);
       break;
     }
@@ -111,7 +122,7 @@ export function encodeFrameHeader(attemptId: number, token: string): Buffer {
 
 /** A whole events frame (tests and small senders; the agent sends header and records as they are). */
 export function encodeEventsFrame(attemptId: number, token: string, events: readonly AttemptEvent[]): Buffer {
-  return Buffer.concat([encodeFrameHeader(attemptId, token), ...events.map(encodeRecord)]);
+  return Buffer.concat([encodeFrameHeader(attemptId, token), ...events.map((event) => encodeRecord(event))]);
 }
 
 /**
