@@ -4,5 +4,6 @@
  * and how a repository is named and printed.
  */
 export { git, gitText, gitTextOrNull, type GitOptions } from './run.js';
+export { CatFileBatch, type ObjectInfo } from './cat-file.js';
 export { createMirrorCache, type MirrorCache, type MirrorCall } from './mirrors.js';
 export { cloneSource, displayRepository, localRepositoryPath, repositoryName } from './repository.js';
