@@ -24,6 +24,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 // a chatty job makes a chunk per pipe read, and one frame (and one server-side sync) per
 // chunk would cost more than 5 ms of latency. An idle outbox sends at once.
 const FLUSH_DELAY_MS = 5;
+// How long an attempt's `started` event waits for the job's first output (eventAdded).
+const STARTED_WAIT_MS = 20;
 // Stop handing frames to the socket above this much unsent data, and go on below half of it.
 const HIGH_WATER_BYTES = 1024 * 1024;
 // Event bytes in flight (sent, not acknowledged) across attempts: at a few hundred MB/s
@@ -207,7 +209,7 @@ export class Agent {
       log.warn('assignment repeated', { attemptId: assignment.attemptId });
       return;
     }
-    const context = { workDir, log, killGraceMs, onEvent: () => this.scheduleFlush() };
+    const context = { workDir, log, killGraceMs, onEvent: () => this.eventAdded(assignment.attemptId) };
     const holdsSlot = this.freeSlots() > 0;
     let attempt: Attempt;
     try {
@@ -290,6 +292,17 @@ export class Agent {
     for (const attempt of attempts) attempt.drop('the agent cannot reach the server');
     await Promise.all(attempts.map((attempt) => attempt.finished));
     this.attempts.clear();
+  }
+
+  /**
+   * An attempt's first event (`started`) waits for its first output to share a frame:
+   * sent alone it would cost the server a durable commit, and the output behind it a
+   * second one (the time to the first log line a user sees). The job's first output
+   * follows within a few milliseconds; STARTED_WAIT_MS bounds the wait when it does not.
+   */
+  private eventAdded(attemptId: number): void {
+    if (this.attempts.get(attemptId)?.outbox.lastSeq !== 1) return this.scheduleFlush();
+    setTimeout(() => this.scheduleFlush(), STARTED_WAIT_MS).unref();
   }
 
   /**

@@ -328,9 +328,8 @@ class FileLogStore implements LogStore {
         logFd = await open(attempt.logPath, 'create');
         const baseUnixMs = this.clock() - firstAtMs;
         await writeAll(indexFd, [encodeHeader(baseUnixMs)], 0);
-        // Each commit syncs the files' data; their names need their directories synced.
-        await syncDirectory(jobDir);
-        if (madeJobDir) await syncDirectory(this.dir);
+        // Each commit syncs the files' data; their names need their directories synced (both at once).
+        await Promise.all([syncDirectory(jobDir), madeJobDir ? syncDirectory(this.dir) : undefined]);
         attempt.baseUnixMs = baseUnixMs;
         attempt.indexSize = HEADER_BYTES;
       }
