@@ -89,3 +89,34 @@ describe('the server reading commits through the object reader', () => {
     }
   });
 });
+
+describe('the server listing and comparing commit paths from tree objects', () => {
+  it('says what git ls-tree -r and git diff --name-only --no-renames say, for files, folders, modes, links and type changes', async () => {
+    const temp = await tempDir('trees');
+    try {
+      const repo = path.join(temp.dir, 'repo');
+      const commits = [await makeRepo(repo, { 'a.txt': '1', 'dir/b': '2', 'dir/sub/c': '3', 'foo.c': 'x', 'foo/bar': 'y', 'zz/keep': 'k' })];
+      commits.push(await commitFiles(repo, { 'dir/b': 'changed', 'new/deep/file': 'n', 'é ü/name with spaces': 's' }, 'second'));
+      runGit(repo, ['rm', '-q', '-r', 'dir/sub']);
+      runGit(repo, ['mv', 'a.txt', 'renamed.txt']);
+      runGit(repo, ['update-index', '--chmod=+x', 'foo.c']);
+      commits.push(await commitFiles(repo, {}, 'third'));
+      // foo becomes a file, zz/keep a folder, and a symlink appears.
+      runGit(repo, ['rm', '-q', '-r', 'foo', 'zz/keep']);
+      execFileSync('ln', ['-s', 'renamed.txt', path.join(repo, 'link')]);
+      commits.push(await commitFiles(repo, { foo: 'now a file', 'zz/keep/inner': 'i' }, 'fourth'));
+      const git = createGitMirrors({ dir: path.join(temp.dir, 'mirrors') });
+      const lines = (text: string) => text.split('\u0000').filter((p) => p !== '');
+      for (const [index, sha] of commits.entries()) {
+        assert.deepEqual(await git.listPaths(repo, sha), lines(runGit(repo, ['ls-tree', '-r', '--name-only', '-z', sha])), `ls-tree of commit ${index}`);
+        for (const before of commits) {
+          const expected = lines(runGit(repo, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']));
+          assert.deepEqual(await git.changedPaths(repo, before, sha), expected, `diff of ${before.slice(0, 7)}..${sha.slice(0, 7)}`);
+        }
+      }
+      assert.equal(await git.changedPaths(repo, 'f'.repeat(40), commits[0] ?? ''), null);
+    } finally {
+      await temp.remove();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
 import { CatFileBatch, createMirrorCache, displayRepository, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
 import { parseCommit } from './commit.js';
+import { changedTreePaths, listTreePaths } from './trees.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -134,12 +135,17 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
     async changedPaths(repository, before, sha) {
       const at = await place(repository, false);
       if ((await revParse(at, before)) === null) return null;
+      const read = await changedTreePaths(at.objects, before, sha);
+      if (read !== null) return read;
       const out = await run(at, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
       return out.split('\u0000').filter((p) => p !== '');
     },
 
     async listPaths(repository, sha) {
-      const out = await run(await place(repository, false), ['ls-tree', '-r', '--name-only', '-z', sha]);
+      const at = await place(repository, false);
+      const read = await listTreePaths(at.objects, sha);
+      if (read !== null) return read;
+      const out = await run(at, ['ls-tree', '-r', '--name-only', '-z', sha]);
       return out.split('\u0000').filter((p) => p !== '');
     },
   };
