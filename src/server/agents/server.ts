@@ -206,7 +206,17 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     });
     const previous = connections.get(agent.id);
     if (previous !== undefined) cut(previous, CloseCode.REPLACED, 'another connection took over this agent name');
-    const connection: Connection = { ws, agentId: agent.id, name: agent.name, labels: message.labels, capacity: message.capacity, freeSlots: 0, active: new Map(), cut: false };
+    const connection: Connection = {
+      ws,
+      agentId: agent.id,
+      name: agent.name,
+      labels: message.labels,
+      capacity: message.capacity,
+      freeSlots: 0,
+      active: new Map(),
+      cut: false,
+      assigned: (attemptId, token) => ingest.prepare(connection, attemptId, token),
+    };
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
     const reported = new Set<number>();
