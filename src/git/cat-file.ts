@@ -25,6 +25,8 @@ export class CatFileBatch {
   private readonly waiting: Array<Pending> = [];
   private received: Buffer = Buffer.alloc(0);
   private idleTimer: NodeJS.Timeout | null = null;
+  /** git refused the command (a git older than 2.36 has no --batch-command): callers ask otherwise. */
+  unsupported = false;
 
   /** args: put before `cat-file` (e.g. `--git-dir=…`); options: as for git(). */
   constructor(args: readonly string[], options: GitOptions, idleMs: number) {
@@ -51,6 +53,7 @@ export class CatFileBatch {
   private ask(command: 'info' | 'contents', name: string): Promise<Answer | null> {
     // The protocol is line-based: a name with a line break cannot be asked, and names nothing git would store.
     if (/[\r\n]/.test(name) || name === '') return Promise.resolve(null);
+    if (this.unsupported) return Promise.reject(new SlipwayError('GIT_FAILED', 'this git has no cat-file --batch-command (git 2.36 or later)'));
     return new Promise((resolve, reject) => {
       let child: ChildProcessWithoutNullStreams;
       try {
@@ -84,6 +87,8 @@ export class CatFileBatch {
       this.stop(new SlipwayError('GIT_FAILED', `could not run git cat-file for ${where} (the git command line is required): ${messageOf(error)}`, { cause: error }), child);
     });
     child.on('exit', (code, signal) => {
+      // 129: git's answer to an option it does not know.
+      if (code === 129) this.unsupported = true;
       const detail = stderr.trim().split('\n').slice(-3).join('\n') || (signal === null ? `exit status ${code ?? '?'}` : `killed by ${signal}`);
       this.stop(new SlipwayError('GIT_FAILED', `git cat-file for ${where} ended: ${detail}`), child);
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -116,6 +117,34 @@ describe('the server listing and comparing commit paths from tree objects', () =
       }
       assert.equal(await git.changedPaths(repo, 'f'.repeat(40), commits[0] ?? ''), null);
     } finally {
+      await temp.remove();
+    }
+  });
+});
+
+describe('the server on a git without cat-file --batch-command', () => {
+  it('answers every question through git processes of their own, as before', async () => {
+    const temp = await tempDir('old-git');
+    const savedPath = process.env.PATH;
+    try {
+      const repo = path.join(temp.dir, 'repo');
+      const first = await makeRepo(repo, { '.slipway.yml': 'a: 1\n', 'dir/f': 'x' });
+      const second = await commitFiles(repo, { 'dir/g': 'y' }, 'second');
+      // A git that refuses --batch-command as git 2.35 does (usage, exit 129).
+      const bin = path.join(temp.dir, 'bin');
+      const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+      execFileSync('mkdir', ['-p', bin]);
+      await writeFile(path.join(bin, 'git'), `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "usage: unknown option" >&2; exit 129; }; done\nexec ${real} "$@"\n`);
+      await chmod(path.join(bin, 'git'), 0o755);
+      process.env.PATH = `${bin}:${savedPath ?? ''}`;
+      const git = createGitMirrors({ dir: path.join(temp.dir, 'mirrors') });
+      assert.equal((await git.resolveRef(repo, 'main')).sha, second);
+      assert.equal(await git.readFileAt(repo, second, '.slipway.yml'), 'a: 1\n');
+      assert.equal((await git.commitInfo(repo, second)).parentSha, first);
+      assert.deepEqual(await git.changedPaths(repo, first, second), ['dir/g']);
+      assert.deepEqual(await git.listPaths(repo, second), ['.slipway.yml', 'dir/f', 'dir/g']);
+    } finally {
+      process.env.PATH = savedPath;
       await temp.remove();
     }
   });

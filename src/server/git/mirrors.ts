@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlipwayError } from '../../errors/index.js';
+import { SlipwayError, isSlipwayError } from '../../errors/index.js';
 import { CatFileBatch, createMirrorCache, displayRepository, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
 import { parseCommit } from './commit.js';
 import { changedTreePaths, listTreePaths } from './trees.js';
@@ -85,9 +85,26 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
   const run = (at: Place, args: readonly string[]): Promise<string> => gitText([...at.args, ...args], at.options);
   const runOrNull = (at: Place, args: readonly string[]): Promise<string | null> => gitTextOrNull([...at.args, ...args], at.options);
 
-  /** The commit spec names (rev-parse --verify's answer), asked of the repository's object reader. */
+  /**
+   * What the object reader answers; undefined when it cannot (a git older than 2.36, a
+   * process that failed): the caller then asks a git process of its own, as before.
+   */
+  async function viaReader<T>(at: Place, read: (objects: CatFileBatch) => Promise<T>): Promise<T | undefined> {
+    if (at.objects.unsupported) return undefined;
+    try {
+      return await read(at.objects);
+    } catch (error) {
+      if (isSlipwayError(error) && error.code === 'GIT_FAILED') return undefined;
+      throw error;
+    }
+  }
+
+  /** The commit spec names (rev-parse --verify's answer). */
   async function revParse(at: Place, spec: string): Promise<string | null> {
-    return (await at.objects.info(`${spec}^{commit}`))?.sha ?? null;
+    const read = await viaReader(at, async (objects) => (await objects.info(`${spec}^{commit}`))?.sha ?? null);
+    if (read !== undefined) return read;
+    const out = await runOrNull(at, ['rev-parse', '--verify', '--quiet', `${spec}^{commit}`]);
+    return out === null ? null : out.trim();
   }
 
   return {
@@ -114,18 +131,23 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
       // A path that is missing or is not a file (a directory, a submodule) has no text.
       const at = await place(repository, false);
       const name = `${sha}:${file}`;
-      const info = await at.objects.info(name);
-      if (info === null || info.type !== 'blob') return null;
-      // Pipeline files are small; a huge blob is read by a process of its own, whose output is bounded.
-      if (info.size > MAX_READ_BYTES) return runOrNull(at, ['cat-file', 'blob', name]);
-      return (await at.objects.contents(info.sha))?.content.toString('utf8') ?? null;
+      const read = await viaReader(at, async (objects) => {
+        const info = await objects.info(name);
+        if (info === null || info.type !== 'blob') return null;
+        // Pipeline files are small; a huge blob is read by a process of its own, whose output is bounded.
+        if (info.size > MAX_READ_BYTES) return undefined;
+        return (await objects.contents(info.sha))?.content.toString('utf8') ?? null;
+      });
+      return read !== undefined ? read : runOrNull(at, ['cat-file', 'blob', name]);
     },
 
     async commitInfo(repository, sha) {
       const at = await place(repository, false);
-      const object = await at.objects.contents(`${sha}^{commit}`);
-      const parsed = object === null ? null : parseCommit(object.content);
-      if (parsed !== null) return parsed;
+      const parsed = await viaReader(at, async (objects) => {
+        const object = await objects.contents(`${sha}^{commit}`);
+        return object === null ? null : parseCommit(object.content);
+      });
+      if (parsed !== undefined && parsed !== null) return parsed;
       // Not found (git's own message says so), or a message in another encoding: git log re-encodes it.
       const out = await run(at, ['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--']);
       const [parents = '', authorName = '', authorEmail = '', timestamp = '', ...message] = out.split('\u0000');
@@ -135,16 +157,16 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
     async changedPaths(repository, before, sha) {
       const at = await place(repository, false);
       if ((await revParse(at, before)) === null) return null;
-      const read = await changedTreePaths(at.objects, before, sha);
-      if (read !== null) return read;
+      const read = await viaReader(at, (objects) => changedTreePaths(objects, before, sha));
+      if (read !== undefined && read !== null) return read;
       const out = await run(at, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
       return out.split('\u0000').filter((p) => p !== '');
     },
 
     async listPaths(repository, sha) {
       const at = await place(repository, false);
-      const read = await listTreePaths(at.objects, sha);
-      if (read !== null) return read;
+      const read = await viaReader(at, (objects) => listTreePaths(objects, sha));
+      if (read !== undefined && read !== null) return read;
       const out = await run(at, ['ls-tree', '-r', '--name-only', '-z', sha]);
       return out.split('\u0000').filter((p) => p !== '');
     },
