@@ -15,6 +15,7 @@ import type { JobResult } from '../../src/executor/index.js';
 import type { JobSpec } from '../../src/pipeline/index.js';
 import {
   CloseCode,
+  FRAME_HEADER_BYTES,
   SUBPROTOCOL,
   decodeEventsFrame,
   parseAgentMessage,
@@ -197,7 +198,7 @@ export class Peer {
           return;
         }
         const { attemptId, token } = events.message;
-        const headerBytes = 8 + Buffer.byteLength(token);
+        const headerBytes = FRAME_HEADER_BYTES + Buffer.byteLength(token);
         this.store(ws, attemptId, token, events.message.events, frame.length - headerBytes).catch((error: unknown) => this.errors.push(String(error)));
         return;
       }
