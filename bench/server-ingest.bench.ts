@@ -4,7 +4,7 @@
 // Throughput is from the first byte stored to the last (the log's size read by offset
 // through the API); RSS growth is the peak during the job minus the RSS before it.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +22,30 @@ async function vmRssBytes(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU seconds a process used itself (utime + stime), not counting its children. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/** The pid of the one agent the local engine started, from its task marker. */
+async function agentPid(home: string): Promise<number> {
+  const tasks = path.join(home, 'engines', 'local', 'tasks');
+  for (;;) {
+    const names = (await readdir(tasks).catch(() => [] as string[])).filter((name) => name.endsWith('.json'));
+    const name = names[0];
+    if (name !== undefined) {
+      const marker = JSON.parse(await readFile(path.join(tasks, name), 'utf8')) as { pid: number };
+      return marker.pid;
+    }
+    await delay(5);
+  }
+}
+
 const dir = await mkdtemp(path.join(os.tmpdir(), 'slipway-bench-ingest-'));
 const home = path.join(dir, 'home');
 const repo = path.join(dir, 'repo');
@@ -32,10 +56,14 @@ execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
 execFileSync('sh', ['-c', `printf 'big:\\n  timeout: 30m\\n  script:\\n    - (yes "log line of sixty-four bytes, numbered by nothing, for ingest" || true) | head -c ${GiB}\\n' > .slipway.yml`], { cwd: repo });
 execFileSync('git', ['add', '-A'], { cwd: repo, env: gitEnv });
 execFileSync('git', ['commit', '-q', '-m', 'bench'], { cwd: repo, env: gitEnv });
-const config = 'logLevel: warn\nengines:\n  - kind: local\n    templates:\n      - { name: default, cpus: 0.1, memoryMiB: 64, maxAgents: 1, idleMinutes: 60 }\n';
+// BENCH_CPU_PROF_DIR=/some/dir: the server and the agent write V8 CPU profiles there (on exit).
+const profDir = process.env.BENCH_CPU_PROF_DIR;
+const profFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+const agentCommand = profDir === undefined ? '' : `    agentCommand: ${JSON.stringify([process.execPath, ...profFlags, bin])}\n`;
+const config = `logLevel: warn\nengines:\n  - kind: local\n${agentCommand}    templates:\n      - { name: default, cpus: 0.1, memoryMiB: 64, maxAgents: 1, idleMinutes: 60 }\n`;
 execFileSync('sh', ['-c', `cat > slipway.yml <<'YAML'\n${config}YAML`], { cwd: home });
 
-const server = spawn(process.execPath, [bin, 'server', '--home', home, '--listen', '127.0.0.1:0'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [...profFlags, bin, 'server', '--home', home, '--listen', '127.0.0.1:0'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
 let output = '';
 const { url, token } = await new Promise<{ url: string; token: string }>((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
@@ -66,7 +94,10 @@ try {
   const sampler = setInterval(() => {
     vmRssBytes(pid).then((rss) => (rssPeak = Math.max(rssPeak, rss)), () => undefined);
   }, 20);
+  const serverCpuBefore = await cpuSeconds(pid);
   const build = await api<{ id: number }>('POST', '/api/v1/projects/ingest/builds', {});
+  const agent = await agentPid(home);
+  const agentCpuBefore = await cpuSeconds(agent);
   let jobId = 0;
   let first = 0;
   let last = 0;
@@ -91,6 +122,8 @@ try {
     await delay(20);
   }
   clearInterval(sampler);
+  const serverCpu = (await cpuSeconds(pid)) - serverCpuBefore;
+  const agentCpu = (await cpuSeconds(agent)) - agentCpuBefore;
   const seconds = (last - first) / 1000;
   row = {
     job: status,
@@ -99,6 +132,8 @@ try {
     'MB/s': round(size / 1e6 / seconds, 1),
     'RSS before MiB': round(rssBefore / MiB, 1),
     'RSS growth MiB': round((rssPeak - rssBefore) / MiB, 1),
+    'server CPU s/GiB': round((serverCpu * GiB) / size, 2),
+    'agent CPU s/GiB': round((agentCpu * GiB) / size, 2),
   };
 } finally {
   await new Promise((resolve) => {

@@ -6,6 +6,7 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   SUBPROTOCOL,
+  encodeFrameHeader,
   parseServerMessage,
   type AgentMessage,
   type Assignment,
@@ -16,13 +17,15 @@ import { Sleeper, backoffMs } from './backoff.js';
 import type { AgentOptions } from './types.js';
 import { agentVersion } from './version.js';
 
-// One events message carries at most this much: big enough that a chatty job needs few
+// One events frame carries at most this much: big enough that a chatty job needs few
 // frames, small enough that a frame never delays heartbeats or other attempts for long.
 const MAX_BATCH_BYTES = 256 * 1024;
 // While a batch awaits its ack, events wait this long (or until the ack) to share a frame:
 // a chatty job makes a chunk per pipe read, and one frame (and one server-side sync) per
 // chunk would cost more than 5 ms of latency. An idle outbox sends at once.
 const FLUSH_DELAY_MS = 5;
+// How long an attempt's `started` event waits for the job's first output (eventAdded).
+const STARTED_WAIT_MS = 20;
 // Stop handing frames to the socket above this much unsent data, and go on below half of it.
 const HIGH_WATER_BYTES = 1024 * 1024;
 // Event bytes in flight (sent, not acknowledged) across attempts: at a few hundred MB/s
@@ -206,7 +209,7 @@ export class Agent {
       log.warn('assignment repeated', { attemptId: assignment.attemptId });
       return;
     }
-    const context = { workDir, log, killGraceMs, source, baseEnv, onEvent: () => this.scheduleFlush() };
+    const context = { workDir, log, killGraceMs, source, baseEnv, onEvent: () => this.eventAdded(assignment.attemptId) };
     const holdsSlot = this.freeSlots() > 0;
     let attempt: Attempt;
     try {
@@ -292,6 +295,17 @@ export class Agent {
   }
 
   /**
+   * An attempt's first event (`started`) waits for its first output to share a frame:
+   * sent alone it would cost the server a durable commit, and the output behind it a
+   * second one (the time to the first log line a user sees). The job's first output
+   * follows within a few milliseconds; STARTED_WAIT_MS bounds the wait when it does not.
+   */
+  private eventAdded(attemptId: number): void {
+    if (this.attempts.get(attemptId)?.outbox.lastSeq !== 1) return this.scheduleFlush();
+    setTimeout(() => this.scheduleFlush(), STARTED_WAIT_MS).unref();
+  }
+
+  /**
    * Sends soon: with no batch in flight, once this turn of the event loop has added its
    * events (the first events of a job are the latency a user sees); otherwise after
    * FLUSH_DELAY_MS or the ack that empties the flight, whichever comes first.
@@ -359,12 +373,10 @@ export class Agent {
           if (attempt.outbox.pending) this.windowFull = true;
           continue;
         }
-        const batch = attempt.outbox.nextBatch(batchBytes);
+        const batch = attempt.outbox.nextBatch(batchBytes, frameHeaderOf(attempt));
         if (batch === null) continue;
         unacked += batch.bytes;
-        const head = Buffer.from(`{"type":"events","attemptId":${attempt.id},"token":${JSON.stringify(attempt.token)},"events":[`);
-        const frame = Buffer.concat([head, batch.events, FRAME_END]);
-        ws.send(frame, { binary: false }, (error) => {
+        ws.send(batch.frame, { binary: true }, (error) => {
           if (error === undefined && this.blocked && ws.bufferedAmount < HIGH_WATER_BYTES / 2) {
             this.blocked = false;
             this.scheduleFlush();
@@ -411,7 +423,17 @@ export class Agent {
   }
 }
 
-const FRAME_END = Buffer.from(']}');
+const frameHeaders = new WeakMap<Attempt, Buffer>();
+
+/** The events frame header of an attempt (its id and token), made once. */
+function frameHeaderOf(attempt: Attempt): Buffer {
+  let header = frameHeaders.get(attempt);
+  if (header === undefined) {
+    header = encodeFrameHeader(attempt.id, attempt.token);
+    frameHeaders.set(attempt, header);
+  }
+  return header;
+}
 
 function unauthorized(reason: string): SlipwayError {
   return new SlipwayError(

@@ -51,7 +51,7 @@ export class Attempt {
     this.assignment = assignment;
     this.context = context;
     this.holdsSlot = holdsSlot;
-    this.outbox = new Outbox(path.join(context.workDir, 'outbox', `${assignment.attemptId}.jsonl`));
+    this.outbox = new Outbox(path.join(context.workDir, 'outbox', `${assignment.attemptId}.events`));
   }
 
   /** Runs the job in the background; see finished. */

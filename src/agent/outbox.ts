@@ -1,21 +1,26 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import type { AttemptEvent } from '../protocol/index.js';
+import { RECORD_HEADER_BYTES, encodeRecord, recordLength, recordSeq, type AttemptEvent } from '../protocol/index.js';
 
 /**
  * The events of one job attempt on their way to the server. Every event is appended to
- * a JSON-lines file as it is produced and read back from there to be sent, so memory
- * holds one batch at a time however far the connection falls behind. The file stays
- * until the server has acknowledged the attempt's last event.
+ * a file as it is produced, as the binary record the server receives (protocol frames),
+ * and read back from there to be sent, so memory holds one batch at a time however far
+ * the connection falls behind. The file stays until the server has acknowledged the
+ * attempt's last event.
  *
  * Cursors: events up to `ackedSeq` are stored by the server; `sendOffset` is where the
  * next batch starts in the file. Each batch sent on the current connection is
  * remembered (its first offset and last seq, a few numbers) until acknowledged, so a
- * reconnect can rewind to the first unacknowledged one. Lines are written by this
- * class only and start with `{"seq":N,`.
+ * reconnect can rewind to the first unacknowledged one. Records are written by this
+ * class only; each starts with its length and carries its seq.
  *
  * Not safe across processes: an agent that restarts has lost its jobs, and clears the
  * outbox folder at start.
  */
+// Output chunks are at most 64 Ki UTF-16 units (the executor's MAX_CHUNK_CHARS), 192 KiB of
+// UTF-8 at worst: each is encoded here and written out at once, without an allocation.
+const scratch = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 3 * 64 * 1024);
+
 export class Outbox {
   readonly file: string;
   private fd: number | null;
@@ -47,18 +52,13 @@ export class Outbox {
   /** Persists one event (to the page cache: it guards against memory, not power loss). */
   append(event: AttemptEvent): void {
     if (this.fd === null) return;
-    const { seq, ...rest } = event;
-    const text = `${JSON.stringify({ seq, ...rest })}\n`;
-    const length = Buffer.byteLength(text);
-    // The string is written as is (no Buffer of it): the agent's hottest copy at high output rates.
-    let written = writeSync(this.fd, text, this.writtenBytes);
-    if (written < length) {
-      const line = Buffer.from(text);
-      while (written < length) written += writeSync(this.fd, line, written, length - written, this.writtenBytes + written);
+    const record = encodeRecord(event, scratch);
+    for (let written = 0; written < record.length; ) {
+      written += writeSync(this.fd, record, written, record.length - written, this.writtenBytes + written);
     }
-    this.writtenBytes += length;
-    this.lastSeq = seq;
-    if (event.kind === 'finished') this.finishedSeq = seq;
+    this.writtenBytes += record.length;
+    this.lastSeq = event.seq;
+    if (event.kind === 'finished') this.finishedSeq = event.seq;
   }
 
   /** Whether there are events not yet sent on this connection. */
@@ -72,28 +72,28 @@ export class Outbox {
   }
 
   /**
-   * The next events to send, as the UTF-8 inside of a JSON array (`{…},{…}`): at most
-   * maxBytes, but always at least one whole event. Marks them sent. Bytes, not a string:
-   * at hundreds of MB/s each conversion between the two is a visible share of the agent's CPU.
+   * The next events to send as one frame: header (the frame's, made by the caller)
+   * followed by records, at most maxBytes of them but always at least one whole event.
+   * Marks them sent. `bytes` counts the records, as the send window does.
    */
-  nextBatch(maxBytes: number): { events: Buffer; lastSeq: number; bytes: number } | null {
+  nextBatch(maxBytes: number, header: Buffer): { frame: Buffer; lastSeq: number; bytes: number } | null {
     while (this.pending && this.fd !== null) {
       const startOffset = this.sendOffset;
-      const lines = this.readLines(startOffset, maxBytes);
-      this.sendOffset += lines.length;
-      // Seqs grow along the file: the lines already acknowledged (after a rewind) are a prefix.
+      // Read behind room for the header: the frame is sent without another copy.
+      const { buffer, lastStart } = this.readRecords(startOffset, maxBytes, header.length);
+      const records = buffer.subarray(header.length);
+      this.sendOffset += records.length;
+      // Seqs grow along the file: the records already acknowledged (after a rewind) are a prefix.
       let first = 0;
-      while (first < lines.length && seqAt(lines, first) <= this.ackedSeq) first = lines.indexOf(0x0a, first) + 1;
-      if (first >= lines.length) continue;
-      const lastLine = lines.lastIndexOf(0x0a, lines.length - 2) + 1;
-      const lastSeq = seqAt(lines, lastLine);
-      const events = lines.subarray(first, lines.length - 1);
-      // JSON escapes newlines inside strings: every 0x0a is a line end, now a separator.
-      for (let at = events.indexOf(0x0a); at >= 0; at = events.indexOf(0x0a, at + 1)) events[at] = 0x2c;
-      const bytes = events.length;
+      while (first < records.length && recordSeq(records, first) <= this.ackedSeq) first += recordLength(records, first);
+      if (first >= records.length) continue;
+      const lastSeq = recordSeq(records, lastStart);
+      const frame = buffer.subarray(first);
+      header.copy(frame, 0);
+      const bytes = records.length - first;
       this.inFlight.push({ startOffset, lastSeq, bytes });
       this.inFlightTotal += bytes;
-      return { events, lastSeq, bytes };
+      return { frame, lastSeq, bytes };
     }
     return null;
   }
@@ -140,45 +140,44 @@ export class Outbox {
     rmSync(this.file, { force: true });
   }
 
-  /** Whole lines from offset: about maxBytes, more when one line is longer than that. */
-  private readLines(offset: number, maxBytes: number): Buffer {
+  /**
+   * Whole records from offset, headroom bytes into the buffer returned: as many as fit in
+   * maxBytes, or the first one alone when it is larger. Says where the last one starts
+   * (counted from the first record).
+   */
+  private readRecords(offset: number, maxBytes: number, headroom: number): { buffer: Buffer; lastStart: number } {
     const fd = this.fd;
-    if (fd === null) return Buffer.alloc(0);
-    let size = Math.min(maxBytes, this.writtenBytes - offset);
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(size);
-      let read = 0;
-      while (read < size) {
-        const n = readSync(fd, buffer, read, size - read, offset + read);
-        if (n === 0) break;
-        read += n;
-      }
-      // Within maxBytes: as many whole lines as fit; beyond it (one long line): just that one.
-      const end = size <= maxBytes ? buffer.lastIndexOf(0x0a, read - 1) : buffer.subarray(0, read).indexOf(0x0a);
-      // Lines end with '\n' (JSON escapes it inside strings), and the last one written is
-      // whole: a read reaching writtenBytes always ends on a newline.
-      if (end >= 0) return buffer.subarray(0, end + 1);
-      const larger = Math.min(size * 2, this.writtenBytes - offset);
-      if (larger <= size) throw new Error(`${this.file}: no line end after offset ${offset}`);
-      size = larger;
+    if (fd === null) return { buffer: Buffer.alloc(headroom), lastStart: 0 };
+    const available = this.writtenBytes - offset;
+    let buffer = this.read(fd, offset, Math.min(available, Math.max(maxBytes, RECORD_HEADER_BYTES)), headroom);
+    const firstLength = recordLength(buffer, headroom);
+    if (headroom + firstLength > buffer.length) {
+      if (firstLength > available) throw new Error(`${this.file}: a record at offset ${offset} runs past the end`);
+      return { buffer: this.read(fd, offset, firstLength, headroom), lastStart: 0 };
     }
+    let end = headroom;
+    let lastStart = 0;
+    // The file holds whole records only (each is written at once), so the walk ends on a boundary.
+    while (end + RECORD_HEADER_BYTES <= buffer.length) {
+      const length = recordLength(buffer, end);
+      if (length < RECORD_HEADER_BYTES) throw new Error(`${this.file}: a record at offset ${offset + end - headroom} has a bad length ${length}`);
+      if (end + length > buffer.length) break;
+      lastStart = end - headroom;
+      end += length;
+    }
+    buffer = buffer.subarray(0, end);
+    return { buffer, lastStart };
   }
-}
 
-const SEQ_PREFIX = Buffer.from('{"seq":');
-
-/** The seq of the line starting at start: lines start with `{"seq":N,`. */
-function seqAt(lines: Buffer, start: number): number {
-  let at = start + SEQ_PREFIX.length;
-  let seq = 0;
-  const prefixed = lines.compare(SEQ_PREFIX, 0, SEQ_PREFIX.length, start, at) === 0;
-  for (; prefixed && at < lines.length && lines[at] !== 0x2c; at++) {
-    const digit = (lines[at] ?? 0) - 0x30;
-    if (digit < 0 || digit > 9) break;
-    seq = seq * 10 + digit;
+  /** size bytes of the file from offset, headroom bytes into a new buffer. */
+  private read(fd: number, offset: number, size: number, headroom: number): Buffer {
+    const buffer = Buffer.allocUnsafe(headroom + size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buffer, headroom + read, size - read, offset + read);
+      if (n === 0) throw new Error(`${this.file}: ends at ${offset + read}, before ${offset + size}`);
+      read += n;
+    }
+    return buffer;
   }
-  if (!prefixed || lines[at] !== 0x2c || at === start + SEQ_PREFIX.length) {
-    throw new Error(`outbox line without a seq: ${lines.toString('utf8', start, Math.min(lines.length, start + 40))}`);
-  }
-  return seq;
 }

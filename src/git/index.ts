@@ -5,5 +5,6 @@
  */
 export { git, gitText, gitTextOrNull, type BaseEnv, type GitOptions } from './run.js';
 export { gitStream } from './stream.js';
+export { CatFileBatch, type ObjectInfo } from './cat-file.js';
 export { createMirrorCache, type MirrorCache, type MirrorCall } from './mirrors.js';
 export { cloneSource, displayRepository, localRepositoryPath, repositoryName } from './repository.js';

@@ -82,7 +82,7 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
   const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
   let group: ProcessGroup;
   try {
-    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: environment(options) });
+    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: gitEnvironment(options) });
   } catch (error) {
     throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
   }
@@ -122,7 +122,8 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
   }
 }
 
-export function environment(options: GitOptions): NodeJS.ProcessEnv {
+/** The environment git runs with for these options. */
+export function gitEnvironment(options: GitOptions): NodeJS.ProcessEnv {
   // Never wait for a password on a terminal: there is nobody to type it for a job or the server.
   const env: NodeJS.ProcessEnv = { ...options.baseEnv, ...options.env, GIT_TERMINAL_PROMPT: '0' };
   if (options.isolated === true) for (const name of REPOSITORY_VARIABLES) delete env[name];

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { SlipwayError, messageOf } from '../errors/index.js';
 import { ProcessGroup } from '../process/index.js';
-import { canceled, environment, failure, type GitOptions } from './run.js';
+import { canceled, gitEnvironment, failure, type GitOptions } from './run.js';
 
 const DEFAULT_KILL_GRACE_MS = 5000;
 const MAX_STDERR_CHARS = 64 * 1024;
@@ -20,7 +20,7 @@ export async function gitStream(args: readonly string[], options: GitOptions): P
   const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
   let group: ProcessGroup;
   try {
-    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: environment(options) });
+    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: gitEnvironment(options) });
   } catch (error) {
     throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
   }

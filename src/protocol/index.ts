@@ -29,6 +29,7 @@ export type OutputChunk =
 export {
   PROTOCOL_VERSION,
   SUBPROTOCOL,
+  ACCEPTED_SUBPROTOCOLS,
   CloseCode,
   agentMessageSchema,
   attemptEventSchema,
@@ -41,3 +42,15 @@ export {
   type ServerMessage,
   type Parsed,
 } from './messages.js';
+export {
+  FRAME_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  decodeEventsFrame,
+  encodeEventsFrame,
+  encodeFrameHeader,
+  encodeRecord,
+  recordLength,
+  recordSeq,
+  type EventsFrame,
+  type FrameEvent,
+} from './frames.js';

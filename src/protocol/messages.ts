@@ -2,13 +2,20 @@ import { z } from 'zod';
 import type { JobSpec } from '../pipeline/index.js';
 
 /**
- * The agent protocol, version 1 (docs/protocol.md): JSON text frames over one WebSocket,
- * each message an object with a `type`. Both sides parse what they receive with these
- * schemas; unknown fields are ignored so that a version can grow without a bump.
+ * The agent protocol, version 2 (docs/protocol.md): JSON text frames over one WebSocket,
+ * each message an object with a `type`, and binary frames for the events of an attempt
+ * (frames.ts). Both sides parse what they receive with these schemas; unknown fields are
+ * ignored so that a version can grow without a bump.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** The WebSocket subprotocol an agent asks for. */
-export const SUBPROTOCOL = 'slipway.v1';
+export const SUBPROTOCOL = 'slipway.v2';
+/**
+ * Subprotocols the server accepts: its own, and older ones only so that their agents
+ * hear why they are turned away (a close with UNSUPPORTED_PROTOCOL after `hello`)
+ * rather than a failed handshake.
+ */
+export const ACCEPTED_SUBPROTOCOLS: readonly string[] = [SUBPROTOCOL, 'slipway.v1'];
 
 /** WebSocket close codes the server uses. */
 export const CloseCode = {
@@ -52,7 +59,7 @@ export const jobResultSchema = z.object({
   artifacts: z.object({ archive: z.string(), files: z.number().int(), sizeBytes: z.number().int() }).nullable(),
 });
 
-/** One event of a job attempt: an output chunk, or a change of the attempt's state. */
+/** One event of a job attempt: an output chunk, or a change of the attempt's state (sent in binary frames, frames.ts). */
 export const attemptEventSchema = z.discriminatedUnion('kind', [
   z.object({ seq, kind: z.literal('data'), stream: z.enum(['stdout', 'stderr', 'system']), data: z.string(), atMs }),
   z.object({ seq, kind: z.literal('section_start'), section: sectionName, atMs }),
@@ -82,12 +89,6 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('heartbeat'), atMs: z.number() }),
   z.object({ type: z.literal('ready'), slots: z.number().int().nonnegative() }),
-  z.object({
-    type: z.literal('events'),
-    attemptId: z.number().int(),
-    token: z.string(),
-    events: z.array(attemptEventSchema).min(1),
-  }),
   z.object({ type: z.literal('bye'), reason: z.string() }),
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;

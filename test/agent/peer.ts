@@ -15,11 +15,13 @@ import type { JobResult } from '../../src/executor/index.js';
 import type { JobSpec } from '../../src/pipeline/index.js';
 import {
   CloseCode,
+  FRAME_HEADER_BYTES,
   SUBPROTOCOL,
+  decodeEventsFrame,
   parseAgentMessage,
   type AgentMessage,
   type Assignment,
-  type AttemptEvent,
+  type FrameEvent,
   type ServerMessage,
 } from '../../src/protocol/index.js';
 import { openLogStore, type LogChunk, type LogStore } from '../../src/server/logs/index.js';
@@ -50,7 +52,7 @@ export class Peer {
   /** Total events received so far; the connection is cut when it crosses each of these. */
   cutAfterEvents: number[] = [];
   eventsReceived = 0;
-  /** Bytes of the events arrays received (as the agent counts its window: `{…},{…}`). */
+  /** Bytes of the event records received (as the agent counts its window: frames without their headers). */
   eventBytesReceived = 0;
   /** Store events but keep their acks until releaseAcks(). */
   holdAcks = false;
@@ -185,8 +187,21 @@ export class Peer {
       return;
     }
     this.connections += 1;
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       if (this.cut.has(ws)) return;
+      if (isBinary) {
+        const frame = data as Buffer;
+        const events = decodeEventsFrame(frame);
+        if (!events.ok) {
+          this.errors.push(`bad frame: ${events.error}`);
+          ws.close(CloseCode.BAD_MESSAGE, events.error.slice(0, 120));
+          return;
+        }
+        const { attemptId, token } = events.message;
+        const headerBytes = FRAME_HEADER_BYTES + Buffer.byteLength(token);
+        this.store(ws, attemptId, token, events.message.events, frame.length - headerBytes).catch((error: unknown) => this.errors.push(String(error)));
+        return;
+      }
       const parsed = parseAgentMessage(String(data));
       if (!parsed.ok) {
         this.errors.push(`bad message: ${parsed.error}`);
@@ -222,18 +237,16 @@ export class Peer {
       case 'heartbeat':
         this.heartbeats += 1;
         return;
-      case 'events':
-        return this.store(ws, message.attemptId, message.token, message.events);
     }
   }
 
-  private async store(ws: WebSocket, attemptId: number, token: string, events: AttemptEvent[]): Promise<void> {
+  private async store(ws: WebSocket, attemptId: number, token: string, events: FrameEvent[], recordBytes: number): Promise<void> {
     if (this.tokens.get(attemptId) !== token) {
       send(ws, { type: 'reject', attemptId, code: 'CONFLICT', message: 'stale attempt token' });
       return;
     }
     this.eventsReceived += events.length;
-    this.eventBytesReceived += JSON.stringify(events).length - 2;
+    this.eventBytesReceived += recordBytes;
     const cutAt = this.cutAfterEvents[0];
     if (cutAt !== undefined && this.eventsReceived >= cutAt) {
       // Cut before storing: the agent must send this batch again.
@@ -296,7 +309,7 @@ function keyOf(attemptId: number) {
 }
 
 /** State changes share the sequence with the output: the log store keeps them as empty data. */
-function toChunk(event: AttemptEvent): LogChunk {
+function toChunk(event: FrameEvent): LogChunk {
   if (event.kind === 'started' || event.kind === 'finished') {
     return { seq: event.seq, kind: 'data', stream: 'system', data: '', atMs: event.atMs };
   }

@@ -14,10 +14,14 @@ export type Connection = {
   readonly active: Map<number, { cpus: number; memoryMiB: number }>;
   /** Cut by the server: frames still buffered on it are ignored. */
   cut: boolean;
+  /** Told of each assignment sent on this connection: the server gets ready for its events meanwhile. */
+  readonly assigned?: (attemptId: number, token: string) => void;
 };
 
 export function send(connection: Connection, message: ServerMessage): void {
-  if (!connection.cut && connection.ws.readyState === WebSocket.OPEN) connection.ws.send(JSON.stringify(message));
+  if (connection.cut || connection.ws.readyState !== WebSocket.OPEN) return;
+  connection.ws.send(JSON.stringify(message));
+  if (message.type === 'assign') connection.assigned?.(message.attemptId, message.token);
 }
 
 /** Closes the socket and ignores anything it still delivers. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isSlipwayError, messageOf } from '../../errors/index.js';
-import type { AttemptEvent } from '../../protocol/index.js';
+import type { FrameEvent } from '../../protocol/index.js';
 import type { JobAttempt, Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
 import { hashToken } from '../crypto/index.js';
@@ -54,7 +54,7 @@ type Tracked = {
 type Appended = { ok: true; ackedSeq: number } | { ok: false; error: unknown };
 
 /**
- * `events` messages: checks the attempt's token (fencing), stores the events in the
+ * `events` frames: checks the attempt's token (fencing), stores the events in the
  * attempt's log (state changes as empty data chunks, so one sequence stays gap-free),
  * acknowledges what is durable, and reports `started` and `finished` to the controller
  * once they are durable.
@@ -72,6 +72,9 @@ export function createIngest(options: IngestOptions) {
   const trailing = new Map<number, NodeJS.Timeout>();
   const tracked = new Map<number, Tracked>();
   const saving = new Set<Promise<void>>();
+  /** Attempts being prepared (prepare()), and those asked to be checked again meanwhile. */
+  const preparing = new Map<number, Promise<void>>();
+  const recheckedWhilePreparing = new Set<number>();
 
   async function publishLog(attempt: JobAttempt): Promise<void> {
     const job = await store.jobs.get(attempt.jobId);
@@ -120,6 +123,7 @@ export function createIngest(options: IngestOptions) {
 
   /** The attempt if the token is live for this connection; the database is asked when the cached check is stale. */
   async function check(connection: Connection, attemptId: number, token: string): Promise<Tracked | null> {
+    await preparing.get(attemptId);
     const known = tracked.get(attemptId);
     const checked = known?.checked ?? null;
     if (known !== undefined && checked !== null && checked.connection === connection && checked.token === token && now() - checked.atMs < TOKEN_RECHECK_MS) {
@@ -152,7 +156,7 @@ export function createIngest(options: IngestOptions) {
   }
 
   /** After one append, in order per attempt: acknowledges, reports state changes. */
-  async function afterAppend(connection: Connection, entry: Tracked, events: AttemptEvent[], appended: Appended): Promise<void> {
+  async function afterAppend(connection: Connection, entry: Tracked, events: FrameEvent[], appended: Appended): Promise<void> {
     const { attempt, key } = entry;
     const attemptId = attempt.id;
     if (!appended.ok) {
@@ -183,6 +187,9 @@ export function createIngest(options: IngestOptions) {
       if (event.seq > ackedSeq) break;
       if (event.kind === 'started' && !entry.startedReported) {
         entry.startedReported = true;
+        // One turn of the event loop first: the store's write blocks it, and readers the
+        // commit just woke (a log followed live) should see the first output before.
+        await new Promise((resolve) => setImmediate(resolve));
         await builds.attemptStarted(attemptId);
       }
       if (event.kind === 'finished') {
@@ -199,7 +206,7 @@ export function createIngest(options: IngestOptions) {
   }
 
   return {
-    async events(connection: Connection, attemptId: number, token: string, events: AttemptEvent[]): Promise<{ stored: Promise<void> }> {
+    async events(connection: Connection, attemptId: number, token: string, events: FrameEvent[]): Promise<{ stored: Promise<void> }> {
       const entry = await check(connection, attemptId, token);
       if (entry === null) {
         send(connection, { type: 'reject', attemptId, code: 'CONFLICT', message: 'the attempt token is stale: the attempt ended or was given to another agent' });
@@ -224,10 +231,44 @@ export function createIngest(options: IngestOptions) {
       return { stored };
     },
 
+    /**
+     * An assignment was just sent on connection: creates the attempt's log and trusts the
+     * token it was given, so that its first events (the first output a user waits for)
+     * are only written and synced. Never rejects; events work without it.
+     */
+    prepare(connection: Connection, attemptId: number, token: string): void {
+      if (preparing.has(attemptId) || tracked.has(attemptId)) return;
+      const work = (async () => {
+        const attempt = await store.attempts.get(attemptId);
+        if (attempt === null || attempt.agentId !== connection.agentId || attempt.finishedAt !== null) return;
+        const key = logKeyOf(attempt);
+        await logs.prepare(key);
+        const ackedSeq = await logs.lastSeq(key);
+        // The token was made for this attempt and this connection a moment ago, unless something changed since.
+        const trusted = !recheckedWhilePreparing.has(attemptId) && !connection.cut;
+        tracked.set(attemptId, {
+          attempt,
+          key,
+          checked: trusted ? { connection, token, atMs: now() } : null,
+          ackedSeq,
+          savedSeq: attempt.logSeq,
+          saveTimer: null,
+          startedReported: attempt.status !== 'assigned',
+          tail: Promise.resolve(),
+        });
+      })().catch((error: unknown) => logger.warn({ attemptId, err: messageOf(error) }, 'could not prepare for an attempt\'s events'));
+      preparing.set(attemptId, work);
+      void work.finally(() => {
+        preparing.delete(attemptId);
+        recheckedWhilePreparing.delete(attemptId);
+      });
+    },
+
     /** The attempt changed outside its events (canceled, lost): check its token again on the next message. */
     recheck(attemptId: number): void {
       const entry = tracked.get(attemptId);
       if (entry !== undefined) entry.checked = null;
+      if (preparing.has(attemptId)) recheckedWhilePreparing.add(attemptId);
     },
 
     /** The attempt ended without its events (its agent was lost): forgets it. */
@@ -240,6 +281,7 @@ export function createIngest(options: IngestOptions) {
 
     /** Writes what is pending of attempts.log_seq and stops the timers; call after the last events() settled. */
     async close(): Promise<void> {
+      await Promise.all([...preparing.values()]);
       for (const timer of trailing.values()) clearTimeout(timer);
       trailing.clear();
       await Promise.all([...tracked.values()].map((entry) => saveLogSeq(entry)));
@@ -252,7 +294,7 @@ export function createIngest(options: IngestOptions) {
 export type Ingest = ReturnType<typeof createIngest>;
 
 /** State changes share the sequence with the output: the log store keeps them as empty data. */
-function toChunk(event: AttemptEvent): LogChunk {
+function toChunk(event: FrameEvent): LogChunk {
   if (event.kind === 'started' || event.kind === 'finished') {
     return { seq: event.seq, kind: 'data', stream: 'system', data: '', atMs: event.atMs };
   }

@@ -6,7 +6,16 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { messageOf } from '../../errors/index.js';
 import type { JobSpec } from '../../pipeline/index.js';
 import type { AgentSlot } from '../../scheduler/index.js';
-import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, parseAgentMessage, type AgentMessage } from '../../protocol/index.js';
+import {
+  ACCEPTED_SUBPROTOCOLS,
+  CloseCode,
+  PROTOCOL_VERSION,
+  decodeEventsFrame,
+  parseAgentMessage,
+  type AgentMessage,
+  type EventsFrame,
+  type Parsed,
+} from '../../protocol/index.js';
 import type { Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
 import type { ServerConfig } from '../config/index.js';
@@ -114,7 +123,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     },
   });
 
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => ACCEPTED_SUBPROTOCOLS.find((protocol) => protocols.has(protocol)) ?? false });
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (closing !== null) return refuse(socket, 503, 'Service Unavailable');
     if (new URL(request.url ?? '/', 'http://x').pathname !== CONNECT_PATH) return refuse(socket, 404, 'Not Found');
@@ -142,7 +151,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     const gate = new ReadGate(ws, MAX_PENDING_BYTES);
     ws.on('message', (data, isBinary) => {
       if (connection?.cut === true || cutBeforeHello || closing !== null) return;
-      const parsed = isBinary ? { ok: false as const, error: 'a binary frame' } : parseAgentMessage(String(data));
+      const parsed = isBinary ? parseEvents(data) : parseAgentMessage(String(data));
       if (!parsed.ok) {
         cutBeforeHello = true;
         if (connection !== null) connection.cut = true;
@@ -183,7 +192,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
 
   async function hello(ws: WebSocket, message: Extract<AgentMessage, { type: 'hello' }>): Promise<Connection | null> {
     if (message.protocol !== PROTOCOL_VERSION) {
-      ws.close(CloseCode.UNSUPPORTED_PROTOCOL, `this server speaks agent protocol ${PROTOCOL_VERSION} only; the agent speaks ${message.protocol}`);
+      ws.close(CloseCode.UNSUPPORTED_PROTOCOL, `this server speaks agent protocol ${PROTOCOL_VERSION} only; the agent speaks ${message.protocol}: run an agent of the server's version`);
       return null;
     }
     const agent = await store.agents.register({
@@ -197,7 +206,17 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     });
     const previous = connections.get(agent.id);
     if (previous !== undefined) cut(previous, CloseCode.REPLACED, 'another connection took over this agent name');
-    const connection: Connection = { ws, agentId: agent.id, name: agent.name, labels: message.labels, capacity: message.capacity, freeSlots: 0, active: new Map(), cut: false };
+    const connection: Connection = {
+      ws,
+      agentId: agent.id,
+      name: agent.name,
+      labels: message.labels,
+      capacity: message.capacity,
+      freeSlots: 0,
+      active: new Map(),
+      cut: false,
+      assigned: (attemptId, token) => ingest.prepare(connection, attemptId, token),
+    };
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
     const reported = new Set<number>();
@@ -224,7 +243,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     return connection;
   }
 
-  async function receive(connection: Connection, message: AgentMessage): Promise<void> {
+  async function receive(connection: Connection, message: Exclude<Received, { type: 'events' }>): Promise<void> {
     switch (message.type) {
       case 'hello':
         cut(connection, CloseCode.BAD_MESSAGE, 'hello was already said');
@@ -236,9 +255,6 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       case 'ready':
         connection.freeSlots = message.slots;
         dispatcher.kick();
-        return;
-      case 'events':
-        await (await ingest.events(connection, message.attemptId, message.token, message.events)).stored;
         return;
       case 'bye':
         logger.info({ agentId: connection.agentId, reason: message.reason }, 'agent said bye');
@@ -375,6 +391,15 @@ function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** What one frame from an agent says: a JSON message, or (binary) an attempt's events. */
+type Received = AgentMessage | ({ type: 'events' } & EventsFrame);
+
+function parseEvents(data: RawData): Parsed<Received> {
+  const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const parsed = decodeEventsFrame(frame);
+  return parsed.ok ? { ok: true, message: { type: 'events', ...parsed.message } } : parsed;
 }
 
 function byteLengthOf(data: RawData): number {

@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { SlipwayError } from '../../errors/index.js';
-import { createMirrorCache, displayRepository, gitStream, gitText, gitTextOrNull, localRepositoryPath, type BaseEnv, type GitOptions } from '../../git/index.js';
+import { SlipwayError, isSlipwayError } from '../../errors/index.js';
+import { CatFileBatch, createMirrorCache, displayRepository, gitStream, gitText, gitTextOrNull, localRepositoryPath, type BaseEnv, type GitOptions } from '../../git/index.js';
+import { parseCommit } from './commit.js';
+import { changedTreePaths, listTreePaths } from './trees.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -48,17 +50,32 @@ export type GitMirrors = {
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 const SHA = /^[0-9a-f]{4,40}$/i;
+/** Read through the object reader up to this size; beyond, through a process of its own. */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
 
 /** English messages (they reach API answers) and no password prompt of any kind. */
 const SERVER_GIT_ENV = { GIT_ASKPASS: 'true', LC_ALL: 'C' };
+// A repository's object reader outlives one trigger (a push is often followed by more),
+// and ends after this long unused: an idle process costs a few MiB.
+const OBJECT_READER_IDLE_MS = 60_000;
 
 /** baseEnv: the server process's environment, from its entry point (git's HOME, SSH_AUTH_SOCK, proxies). */
 export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): GitMirrors {
   const { baseEnv } = options;
   const cache = createMirrorCache({ dir: options.dir, baseEnv, env: SERVER_GIT_ENV });
 
-  /** Where git reads the repository: its own directory (local) or its mirror, and the arguments that name it. */
-  type Place = { options: GitOptions; args: readonly string[] };
+  /** Where git reads the repository: its own directory (local) or its mirror, the arguments that name it, and its object reader. */
+  type Place = { options: GitOptions; args: readonly string[]; objects: CatFileBatch };
+  /** Object readers by the directory git reads (a git dir or a mirror). */
+  const readers = new Map<string, CatFileBatch>();
+  const readerOf = (key: string, args: readonly string[], gitOptions: GitOptions): CatFileBatch => {
+    let reader = readers.get(key);
+    if (reader === undefined) {
+      reader = new CatFileBatch(args, gitOptions, OBJECT_READER_IDLE_MS);
+      readers.set(key, reader);
+    }
+    return reader;
+  };
 
   async function place(repository: string, refresh: boolean): Promise<Place> {
     const local = localRepositoryPath(repository);
@@ -67,16 +84,36 @@ export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): Gi
       const dotGit = join(local, '.git');
       const gitDir = (await stat(dotGit).then(() => true, () => false)) ? dotGit : local;
       // cwd: any directory that exists (the repository may not); with --git-dir it names nothing.
-      return { options: { cwd: tmpdir(), repository, isolated: true, baseEnv, env: SERVER_GIT_ENV }, args: [`--git-dir=${gitDir}`] };
+      const options: GitOptions = { cwd: tmpdir(), repository, isolated: true, baseEnv, env: SERVER_GIT_ENV };
+      const args = [`--git-dir=${gitDir}`];
+      return { options, args, objects: readerOf(gitDir, args, options) };
     }
     const mirror = refresh ? await cache.refresh(repository) : await cache.open(repository);
-    return { options: { cwd: mirror, repository, isolated: true, baseEnv, env: SERVER_GIT_ENV }, args: [] };
+    const options: GitOptions = { cwd: mirror, repository, isolated: true, baseEnv, env: SERVER_GIT_ENV };
+    return { options, args: [], objects: readerOf(mirror, [], options) };
   }
 
   const run = (at: Place, args: readonly string[]): Promise<string> => gitText([...at.args, ...args], at.options);
   const runOrNull = (at: Place, args: readonly string[]): Promise<string | null> => gitTextOrNull([...at.args, ...args], at.options);
 
+  /**
+   * What the object reader answers; undefined when it cannot (a git older than 2.36, a
+   * process that failed): the caller then asks a git process of its own, as before.
+   */
+  async function viaReader<T>(at: Place, read: (objects: CatFileBatch) => Promise<T>): Promise<T | undefined> {
+    if (at.objects.unsupported) return undefined;
+    try {
+      return await read(at.objects);
+    } catch (error) {
+      if (isSlipwayError(error) && error.code === 'GIT_FAILED') return undefined;
+      throw error;
+    }
+  }
+
+  /** The commit spec names (rev-parse --verify's answer). */
   async function revParse(at: Place, spec: string): Promise<string | null> {
+    const read = await viaReader(at, async (objects) => (await objects.info(`${spec}^{commit}`))?.sha ?? null);
+    if (read !== undefined) return read;
     const out = await runOrNull(at, ['rev-parse', '--verify', '--quiet', `${spec}^{commit}`]);
     return out === null ? null : out.trim();
   }
@@ -102,12 +139,28 @@ export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): Gi
     },
 
     async readFileAt(repository, sha, file) {
-      // One process: cat-file fails (128) when the path is missing or is not a file (a directory, a submodule).
-      return runOrNull(await place(repository, false), ['cat-file', 'blob', `${sha}:${file}`]);
+      // A path that is missing or is not a file (a directory, a submodule) has no text.
+      const at = await place(repository, false);
+      const name = `${sha}:${file}`;
+      const read = await viaReader(at, async (objects) => {
+        const info = await objects.info(name);
+        if (info === null || info.type !== 'blob') return null;
+        // Pipeline files are small; a huge blob is read by a process of its own, whose output is bounded.
+        if (info.size > MAX_READ_BYTES) return undefined;
+        return (await objects.contents(info.sha))?.content.toString('utf8') ?? null;
+      });
+      return read !== undefined ? read : runOrNull(at, ['cat-file', 'blob', name]);
     },
 
     async commitInfo(repository, sha) {
-      const out = await run(await place(repository, false), ['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--']);
+      const at = await place(repository, false);
+      const parsed = await viaReader(at, async (objects) => {
+        const object = await objects.contents(`${sha}^{commit}`);
+        return object === null ? null : parseCommit(object.content);
+      });
+      if (parsed !== undefined && parsed !== null) return parsed;
+      // Not found (git's own message says so), or a message in another encoding: git log re-encodes it.
+      const out = await run(at, ['log', '-1', '--format=%P%x00%an%x00%ae%x00%aI%x00%B', sha, '--']);
       const [parents = '', authorName = '', authorEmail = '', timestamp = '', ...message] = out.split('\u0000');
       return { parentSha: parents.trim().split(' ')[0] || null, authorName, authorEmail, timestamp, message: message.join('\u0000').trim() };
     },
@@ -115,6 +168,8 @@ export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): Gi
     async changedPaths(repository, before, sha) {
       const at = await place(repository, false);
       if ((await revParse(at, before)) === null) return null;
+      const read = await viaReader(at, (objects) => changedTreePaths(objects, before, sha));
+      if (read !== undefined && read !== null) return read;
       const out = await run(at, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
       return out.split('\u0000').filter((p) => p !== '');
     },
@@ -134,7 +189,10 @@ export function createGitMirrors(options: { dir: string; baseEnv: BaseEnv }): Gi
     },
 
     async listPaths(repository, sha) {
-      const out = await run(await place(repository, false), ['ls-tree', '-r', '--name-only', '-z', sha]);
+      const at = await place(repository, false);
+      const read = await viaReader(at, (objects) => listTreePaths(objects, sha));
+      if (read !== undefined && read !== null) return read;
+      const out = await run(at, ['ls-tree', '-r', '--name-only', '-z', sha]);
       return out.split('\u0000').filter((p) => p !== '');
     },
   };

@@ -31,6 +31,8 @@ export class Attempt implements RenderState {
   complete = false;
   completing = false;
 
+  /** Directories whose new entries (this attempt's files) the next commit must sync. */
+  unsyncedDirs: string[] = [];
   /** A group commit holds a snapshot of this attempt. */
   inFlush = false;
   /** A write or sync failed: the bytes beyond the durable sizes cannot be trusted. */

@@ -7,8 +7,14 @@ import type { OutputChunk, OutputStream, SectionName } from '../../protocol/inde
 
 export type LogStream = OutputStream;
 export type LogSection = SectionName;
-/** atMs: milliseconds since the attempt started, on the agent's clock. */
-export type LogChunk = OutputChunk;
+/**
+ * atMs: milliseconds since the attempt started, on the agent's clock. Data is a string or
+ * its UTF-8 bytes (as binary frames bring it: stored without a conversion); bytes must be
+ * valid UTF-8, which the protocol's frame decoder checks.
+ */
+export type LogChunk =
+  | Exclude<OutputChunk, { kind: 'data' }>
+  | { seq: number; kind: 'data'; stream: OutputStream; data: string | Buffer; atMs: number };
 
 /** One attempt of one job; each has its own log and its own sequence from 1. */
 export type LogKey = { jobId: number; attempt: number };
@@ -33,16 +39,24 @@ export type RenderState = {
  * it is the section's header. A marker always starts a line: when the text so far
  * stops mid-line, a newline goes first.
  */
-export function renderChunk(chunk: LogChunk, state: RenderState): string {
+export function renderChunk(chunk: LogChunk, state: RenderState): string | Buffer {
   if (chunk.kind === 'data') {
-    if (chunk.data !== '') state.atLineStart = chunk.data.endsWith('\n') || chunk.data.endsWith(MARKER_END);
-    return chunk.data;
+    const { data } = chunk;
+    if (data.length > 0) state.atLineStart = typeof data === 'string' ? data.endsWith('\n') || data.endsWith(MARKER_END) : bytesEndLine(data);
+    return data;
   }
   const seconds = Math.floor((state.baseUnixMs + chunk.atMs) / 1000);
   const name = chunk.kind === 'section_start' ? 'section_start' : 'section_end';
   const newline = state.atLineStart ? '' : '\n';
   state.atLineStart = true;
   return `${newline}${CLEAR}${name}:${seconds}:${sectionName(chunk.section)}${MARKER_END}`;
+}
+
+const MARKER_END_BYTES = Buffer.from(MARKER_END, 'utf8');
+
+function bytesEndLine(data: Buffer): boolean {
+  if (data[data.length - 1] === 0x0a) return true;
+  return data.length >= MARKER_END_BYTES.length && MARKER_END_BYTES.equals(data.subarray(data.length - MARKER_END_BYTES.length));
 }
 
 /**

@@ -1,12 +1,13 @@
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { Attempt } from './attempt.js';
-import { syncData, writeAll } from './files.js';
+import { syncData, syncDirectory, writeAll } from './files.js';
 import { RECORD_BYTES, encodeRecord } from './index-file.js';
 
 /**
  * Group commit: appends write their bytes to the log files at once (write-through, so
  * memory holds no log), mark their attempt dirty and wait; one commit at a time then
- * writes an index record per dirty attempt and syncs every dirty file in parallel. All
+ * writes an index record per dirty attempt and syncs every dirty file (and the directories
+ * of files created since) in parallel. All
  * the appends that arrived while the previous commit ran share the next one, so the
  * number of commits does not grow with the number of appends.
  *
@@ -96,6 +97,7 @@ export class GroupCommit {
   /** Never rejects: a failure rejects the attempt's waiters and marks it broken. */
   private async commitOne({ attempt, seq, end, complete }: { attempt: Attempt; seq: number; end: number; complete: boolean }): Promise<void> {
     let failure: unknown = null;
+    const dirs = attempt.unsyncedDirs.splice(0);
     try {
       const { logFd, indexFd } = attempt;
       if (attempt.broken !== null) throw attempt.broken;
@@ -104,7 +106,7 @@ export class GroupCommit {
       // commit writes to the attempt's index until it settles; a failure leaves the
       // record beyond indexSize, where the next writer's rollback truncates it.
       await writeAll(indexFd, [encodeRecord({ seq, end, complete })], attempt.indexSize);
-      await Promise.all([syncData(logFd), syncData(indexFd)]);
+      await Promise.all([syncData(logFd), syncData(indexFd), ...dirs.map((dir) => syncDirectory(dir))]);
       this.pendingBytes -= end - attempt.durableSize;
       attempt.durableSeq = seq;
       attempt.durableSize = end;
@@ -112,6 +114,7 @@ export class GroupCommit {
       attempt.complete = complete;
     } catch (error) {
       failure = new SlipwayError('INTERNAL', `could not store ${attempt.label} durably: ${messageOf(error)}`, { cause: error });
+      attempt.unsyncedDirs.push(...dirs);
       attempt.broken ??= error;
       // Forget what was written since the last durable record; the next writer truncates it.
       this.forget(attempt);

@@ -16,6 +16,9 @@
  *    concurrently: one attempt's appends are applied one at a time, in call order, and
  *    all attempts share group commits (one sync per dirty file every few ms, or sooner
  *    when megabytes are pending). append waits while too much is unsynced.
+ *  - prepare(key) creates an attempt's files ahead of its first append (which then only
+ *    writes and syncs data): the server calls it as it assigns the attempt. Optional and
+ *    idempotent; the log's base time is then the time of prepare.
  *  - complete(key) durably marks the log finished (idempotent). After it, an append
  *    with new chunks rejects with CONFLICT; one of duplicates only is acknowledged.
  *  - Readers (read, follow, size, lastSeq) see only what is durable. read never splits

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import { Attempt } from './attempt.js';
 import { renderChunk, type LogChunk, type LogKey } from './chunk.js';
-import { closeFile, isMissing, openFile, readAt, syncDirectory, truncateFile, writeAll } from './files.js';
+import { closeFile, isMissing, openFile, readAt, truncateFile, writeAll } from './files.js';
 import { GroupCommit } from './commit.js';
 import { HEADER_BYTES, encodeHeader, recover } from './index-file.js';
 import { bytesToRead, wholeCharacters } from './utf8.js';
@@ -35,6 +35,7 @@ export type LogRead = {
 
 export type LogStore = {
   append(key: LogKey, chunks: readonly LogChunk[]): Promise<{ ackedSeq: number }>;
+  prepare(key: LogKey): Promise<void>;
   read(key: LogKey, options?: { offset?: number; limit?: number }): Promise<LogRead>;
   follow(key: LogKey, offset: number, signal?: AbortSignal): AsyncIterable<string>;
   complete(key: LogKey): Promise<void>;
@@ -111,6 +112,16 @@ class FileLogStore implements LogStore {
       }
       return { ackedSeq: attempt.durableSeq };
     });
+  }
+
+  prepare(key: LogKey): Promise<void> {
+    return this.using(key, (attempt) =>
+      attempt.exclusive(async () => {
+        await this.ready(attempt);
+        // Their directories are synced by the first commit, alongside the first data.
+        if (!attempt.created && !attempt.completing) await this.openForWriting(attempt, 0);
+      }),
+    );
   }
 
   async read(key: LogKey, options: { offset?: number; limit?: number } = {}): Promise<LogRead> {
@@ -252,7 +263,7 @@ class FileLogStore implements LogStore {
     const buffers: Buffer[] = [];
     for (const chunk of accepted) {
       const text = renderChunk(chunk, attempt);
-      if (text !== '') buffers.push(Buffer.from(text, 'utf8'));
+      if (text.length > 0) buffers.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
     }
     let bytes: number;
     try {
@@ -332,9 +343,9 @@ class FileLogStore implements LogStore {
         logFd = await open(attempt.logPath, 'create');
         const baseUnixMs = this.clock() - firstAtMs;
         await writeAll(indexFd, [encodeHeader(baseUnixMs)], 0);
-        // Each commit syncs the files' data; their names need their directories synced.
-        await syncDirectory(jobDir);
-        if (madeJobDir) await syncDirectory(this.dir);
+        // Each commit syncs the files' data; their names need their directories synced,
+        // which the next commit does alongside (one sync's latency before the first ack, not two).
+        attempt.unsyncedDirs.push(jobDir, ...(madeJobDir ? [this.dir] : []));
         attempt.baseUnixMs = baseUnixMs;
         attempt.indexSize = HEADER_BYTES;
       }

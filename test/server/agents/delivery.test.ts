@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { SUBPROTOCOL, type Assignment, type ServerMessage } from '../../../src/protocol/index.js';
+import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, encodeEventsFrame, type Assignment, type AttemptEvent, type ServerMessage } from '../../../src/protocol/index.js';
 import { waitFor } from '../../support/wait.js';
 import { pipeline, startTestServer, type TestServer } from './harness.js';
 
@@ -59,23 +59,24 @@ describe('delivering what agents send', () => {
     ws.on('message', (data) => received.push(JSON.parse(String(data)) as ServerMessage));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const send = (message: unknown) => ws.send(JSON.stringify(message));
-    send({ type: 'hello', protocol: 1, name: 'by-hand', version: 'test', labels: ['by-hand'], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
+    send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'by-hand', version: 'test', labels: ['by-hand'], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
     await waitFor('welcome', () => received.some((m) => m.type === 'welcome'));
     send({ type: 'ready', slots: 1 });
     const assignment = await waitFor('an assignment', () => received.find((m): m is Assignment => m.type === 'assign'));
     const { attemptId, token } = assignment;
+    const sendEvents = (events: AttemptEvent[]) => ws.send(encodeEventsFrame(attemptId, token, events));
     const acks = () => received.filter((m) => m.type === 'ack' && m.attemptId === attemptId).map((m) => (m as { seq: number }).seq);
-    const result = { status: 'success', failure: null, exitCode: 0, durationMs: 1, artifacts: null };
-    send({ type: 'events', attemptId, token, events: [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'data', stream: 'stdout', data: 'ok\n', atMs: 1 }] });
+    const result = { status: 'success', failure: null, exitCode: 0, durationMs: 1, artifacts: null } as const;
+    sendEvents([{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'data', stream: 'stdout', data: 'ok\n', atMs: 1 }]);
     await waitFor('ack 2', () => acks().includes(2));
     const upload = (key: string, bearer: string) =>
       fetch(`${t.url}/api/v1/attempts/${attemptId}/caches/${key}`, { method: 'PUT', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/gzip' }, body: 'cache bytes' });
     assert.equal((await upload('live', token)).status, 204, 'the live token stores a cache');
-    send({ type: 'events', attemptId, token, events: [{ seq: 3, kind: 'finished', atMs: 2, result }] });
+    sendEvents([{ seq: 3, kind: 'finished', atMs: 2, result }]);
     await waitFor('ack 3', () => acks().includes(3));
     await t.waitForBuild(started.id, (b) => b.status === 'success', 'the build to succeed');
 
-    send({ type: 'events', attemptId, token, events: [{ seq: 4, kind: 'data', stream: 'stdout', data: 'late\n', atMs: 3 }] });
+    sendEvents([{ seq: 4, kind: 'data', stream: 'stdout', data: 'late\n', atMs: 3 }]);
     const reject = await waitFor('a reject', () => received.find((m) => m.type === 'reject' && m.attemptId === attemptId));
     assert.equal((reject as { code: string }).code, 'CONFLICT');
     const stale = await upload('late', token);
@@ -85,5 +86,26 @@ describe('delivering what agents send', () => {
     const jobId = (await t.build(started.id)).jobs[0]?.id ?? 0;
     assert.doesNotMatch(await t.waitForLog(jobId, () => true), /late/);
     ws.close();
+  });
+  it('turns a version 1 agent away with a close reason that names both versions', async () => {
+    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, 'slipway.v1', { headers: { authorization: `Bearer ${t.agentToken}` } });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'hello', protocol: 1, name: 'old-agent', version: 'old', labels: [], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] }));
+    const { code, reason } = await closed;
+    assert.equal(code, CloseCode.UNSUPPORTED_PROTOCOL);
+    assert.match(reason, /speaks agent protocol 2 only; the agent speaks 1/);
+  });
+
+  it('closes the connection of an agent that sends a malformed binary frame, saying what is wrong', async () => {
+    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'garbled', version: 'test', labels: ['garbled'], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] }));
+    const frame = encodeEventsFrame(1, 'some-token', [{ seq: 1, kind: 'started', atMs: 0 }]);
+    ws.send(frame.subarray(0, frame.length - 3));
+    const { code, reason } = await closed;
+    assert.equal(code, CloseCode.BAD_MESSAGE);
+    assert.match(reason, /binary frame: record 0 is cut short/);
   });
 });
