@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import * as tar from 'tar';
 import WebSocket from 'ws';
-import { SUBPROTOCOL, type Assignment, type ServerMessage } from '../../../src/protocol/index.js';
+import { PROTOCOL_VERSION, SUBPROTOCOL, encodeEventsFrame, type Assignment, type ServerMessage } from '../../../src/protocol/index.js';
 import { commitFiles, runGit } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 import { pipeline, startTestServer, type TestServer } from './harness.js';
@@ -37,7 +37,7 @@ async function assignmentByHand(t: TestServer, label: string): Promise<{ assignm
   ws.on('message', (data) => received.push(JSON.parse(String(data)) as ServerMessage));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const send = (message: unknown) => ws.send(JSON.stringify(message));
-  send({ type: 'hello', protocol: 1, name: `by-hand-${label}`, version: 'test', labels: [label], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
+  send({ type: 'hello', protocol: PROTOCOL_VERSION, name: `by-hand-${label}`, version: 'test', labels: [label], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
   await waitFor('welcome', () => received.some((m) => m.type === 'welcome'));
   send({ type: 'ready', slots: 1 });
   const assignment = await waitFor('an assignment', () => received.find((m): m is Assignment => m.type === 'assign'));
@@ -85,8 +85,8 @@ describe('job sources from the server', () => {
 
       // Once the attempt has finished, its token is revoked: the source is closed to it too.
       const { attemptId, token } = assignment;
-      const result = { status: 'success', failure: null, exitCode: 0, durationMs: 1, artifacts: null };
-      ws.send(JSON.stringify({ type: 'events', attemptId, token, events: [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'finished', atMs: 1, result }] }));
+      const result = { status: 'success' as const, failure: null, exitCode: 0, durationMs: 1, artifacts: null };
+      ws.send(encodeEventsFrame(attemptId, token, [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'finished', atMs: 1, result }]));
       await waitFor('ack 2', () => received.some((m) => m.type === 'ack' && m.attemptId === attemptId && m.seq === 2));
       const revoked = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(revoked.status, 401);
