@@ -1,0 +1,64 @@
+import type { JSX } from 'preact';
+import type { CapacitySample } from '../api/types.js';
+
+const SERIES = [
+  { key: 'busy', label: 'busy', className: 'area-busy' },
+  { key: 'idle', label: 'idle', className: 'area-idle' },
+  { key: 'provisioning', label: 'provisioning', className: 'area-provisioning' },
+] as const;
+
+/** Agents in use over the last hour as stacked areas (busy, idle, provisioning), in SVG. */
+export function CapacityChart({ samples, now }: { samples: CapacitySample[]; now: number }): JSX.Element {
+  const width = 600;
+  const height = 160;
+  const pad = { left: 32, right: 8, top: 8, bottom: 22 };
+  const from = now - 60 * 60 * 1000;
+  const points = samples.filter((s) => s.at >= from).sort((a, b) => a.at - b.at);
+  const peak = Math.max(1, ...points.map((s) => s.busy + s.idle + s.provisioning));
+  const x = (at: number) => pad.left + ((at - from) / (now - from)) * (width - pad.left - pad.right);
+  const y = (v: number) => height - pad.bottom - (v / peak) * (height - pad.top - pad.bottom);
+  const areas: JSX.Element[] = [];
+  if (points.length > 0) {
+    let below = points.map(() => 0);
+    for (const series of SERIES) {
+      const above = points.map((p, i) => (below[i] ?? 0) + p[series.key]);
+      const top = points.map((p, i) => `${x(p.at).toFixed(1)},${y(above[i] ?? 0).toFixed(1)}`);
+      const bottom = points.map((p, i) => `${x(p.at).toFixed(1)},${y(below[i] ?? 0).toFixed(1)}`).reverse();
+      areas.push(<polygon key={series.key} class={series.className} points={[...top, ...bottom].join(' ')} />);
+      below = above;
+    }
+  }
+  const last = points[points.length - 1];
+  const summary = last === undefined ? 'No samples in the last hour.' : `Now: ${last.busy} busy, ${last.idle} idle, ${last.provisioning} provisioning; peak ${peak} agents in the last hour.`;
+  return (
+    <figure class="chart">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Capacity in use over the last hour. ${summary}`} preserveAspectRatio="none">
+        {[0, 0.5, 1].map((f) => (
+          <g key={f}>
+            <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(peak * f)} y2={y(peak * f)} />
+            <text class="axis" x={pad.left - 6} y={y(peak * f) + 4} text-anchor="end">
+              {Math.round(peak * f)}
+            </text>
+          </g>
+        ))}
+        {areas}
+        {[60, 45, 30, 15, 0].map((m) => (
+          <text key={m} class="axis" x={x(now - m * 60_000)} y={height - 6} text-anchor={m === 0 ? 'end' : m === 60 ? 'start' : 'middle'}>
+            {m === 0 ? 'now' : `−${m}m`}
+          </text>
+        ))}
+      </svg>
+      <figcaption>
+        <span class="legend">
+          {SERIES.map((s) => (
+            <span key={s.key} class="legend-item">
+              <span class={`swatch ${s.className}`} aria-hidden="true" />
+              {s.label}
+            </span>
+          ))}
+        </span>
+        <span class="muted">{summary}</span>
+      </figcaption>
+    </figure>
+  );
+}
