@@ -15,7 +15,7 @@ import { createBuildController } from './builds/index.js';
 import { createEventBus } from './events/index.js';
 import { createGitMirrors } from './git/index.js';
 import { bootstrapAdminToken, buildApp } from './http/index.js';
-import { startEngineManager, type Provisioner } from './provisioning/index.js';
+import { createFleet, startEngineManager, type EngineManager, type Fleet } from './provisioning/index.js';
 import { startRetention } from './retention/index.js';
 import { startTriggerTimers } from './triggers/index.js';
 
@@ -75,7 +75,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const builds = createBuildController({ store, events, git, config, now: Date.now });
     const files = await openFileStores(config);
     const registry = new Registry();
-    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, files: async () => files, registry });
+    // The agent endpoint and the engines start after the app listens: the API sees them from then on.
+    let fleet: Fleet | null = null;
+    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, files: async () => files, registry, fleet: () => fleet });
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } catch (error) {
@@ -90,14 +92,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const publicUrl = new URL(config.publicUrl).port === '0' ? url : config.publicUrl;
     logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
+    const agentFleet = createFleet({ agents });
+    fleet = agentFleet;
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     const retentionLog = root.child({ component: 'retention' });
     // A minute: expire_in is given in minutes at the finest, and a sweep reads an index only.
     const retention = startRetention({ store, blobs: files.blobs, intervalMs: 60_000, now: Date.now, onError: (error) => retentionLog.error({ err: error }, 'artifact sweep failed') });
-    let engines: Provisioner;
+    let engines: EngineManager;
     try {
       engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });
     } catch (error) {
+      agentFleet.close();
       retention.stop();
       await agents.close();
       await timers.stop();
@@ -106,6 +111,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await files.close();
       throw error;
     }
+    agentFleet.attach({ engines: engines.engines, provisioner: engines });
     jobsQueued = () => {
       agents.dispatch();
       engines.poke();
@@ -118,6 +124,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
           try {
             // The engines' agents keep running: they reconnect to the restarted server, which adopts them.
             retention.stop();
+            agentFleet.close();
             await engines.close();
             await agents.close();
             await timers.stop();
