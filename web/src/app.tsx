@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { forgetToken, storedToken } from './api/auth.js';
 import { onSignedOut } from './api/client.js';
 import { events } from './api/events.js';
+import { Logo } from './components/logo.js';
 import { AgentsPage } from './pages/agents.js';
 import { BuildByNumber, BuildPage } from './pages/build.js';
 import { Dashboard } from './pages/dashboard.js';
@@ -50,7 +51,7 @@ function Shell({ location, onSignOut }: { location: Location; onSignOut(): void 
       </a>
       <header class="topbar">
         <a href="/" class="brand">
-          <span aria-hidden="true">⛵</span> Slipway
+          <Logo /> Slipway
         </a>
         <nav aria-label="Main" class="mainnav">
           {NAV.map((item) => (

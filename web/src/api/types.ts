@@ -73,14 +73,14 @@ export type Agent = {
   image?: string | null;
   state: string;
   labels: string[];
-  capacity: number;
+  capacity: { cpus: number; memoryMiB: number };
   version?: string | null;
   connectedAt: number | null;
   jobs: AgentJob[];
 };
 
 export type CapacitySample = { at: number; busy: number; idle: number; provisioning: number; cpusInUse?: number; memoryMiBInUse?: number };
-export type AgentCounts = { engine: string; template: string; busy: number; idle: number; provisioning: number; unreachable?: number };
+export type AgentCounts = { engine: string | null; template: string | null; busy: number; idle: number; provisioning: number; unreachable: number };
 export type Stats = {
   queue: { length: number; oldestWaitMs: number | null; waitP50Ms: number | null; waitP90Ms: number | null };
   agents: AgentCounts[];

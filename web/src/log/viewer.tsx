@@ -16,6 +16,8 @@ type Props = {
   doc: LogDocument;
   /** Changes whenever doc grows. */
   version: number;
+  /** The log may still grow: offer to follow it. */
+  live: boolean;
   follow: boolean;
   onFollow(follow: boolean): void;
   toolbar?: JSX.Element;
@@ -54,7 +56,7 @@ function formatSeconds(seconds: number): string {
   return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
 }
 
-export function LogViewer({ doc, version, follow, onFollow, toolbar }: Props): JSX.Element {
+export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Props): JSX.Element {
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(600);
@@ -249,9 +251,11 @@ export function LogViewer({ doc, version, follow, onFollow, toolbar }: Props): J
         <button type="button" onClick={() => setClosed(new Set())}>
           Unfold all
         </button>
-        <label class="check">
-          <input type="checkbox" checked={follow} onChange={(e) => onFollow(e.currentTarget.checked)} /> Follow
-        </label>
+        {live ? (
+          <label class="check">
+            <input type="checkbox" checked={follow} onChange={(e) => onFollow(e.currentTarget.checked)} /> Follow
+          </label>
+        ) : null}
         {toolbar}
       </div>
       <div class="log-scroller" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label={`Log, ${count} lines`} data-lines={count}>

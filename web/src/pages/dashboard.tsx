@@ -44,8 +44,8 @@ function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
         <tbody>
           {rows.map((row) => (
             <tr key={`${row.engine}/${row.template}`}>
-              <td>{row.engine}</td>
-              <td>{row.template}</td>
+              <td>{row.engine ?? <span class="muted">started by hand</span>}</td>
+              <td>{row.template ?? '—'}</td>
               <td class="num">{row.busy}</td>
               <td class="num">{row.idle}</td>
               <td class="num">{row.provisioning}</td>

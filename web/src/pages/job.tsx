@@ -116,6 +116,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
         <LogViewer
           doc={log.doc}
           version={log.version}
+          live={live}
           follow={follow && live}
           onFollow={setFollow}
           toolbar={

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { storeToken } from '../api/auth.js';
 import { ApiError } from '../api/client.js';
 import { whoAmI } from '../api/me.js';
+import { Logo } from '../components/logo.js';
 
 /** The token form: the token is checked against the server before it is kept. */
 export function SignIn({ onSignedIn }: { onSignedIn(): void }): JSX.Element {
@@ -28,10 +29,7 @@ export function SignIn({ onSignedIn }: { onSignedIn(): void }): JSX.Element {
     <main class="signin" id="main">
       <form class="card signin-card" onSubmit={(e) => void submit(e)} aria-labelledby="signin-title">
         <h1 id="signin-title">
-          <span class="logo" aria-hidden="true">
-            ⛵
-          </span>{' '}
-          Sign in to Slipway
+          <Logo /> Sign in to Slipway
         </h1>
         <p class="muted">Paste an API token. The first start of a server prints an admin token; make others under Settings → Tokens.</p>
         <label for="token">API token</label>
