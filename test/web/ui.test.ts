@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { waitFor } from '../support/wait.js';
@@ -150,6 +152,34 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     assert.equal(await colours.locator('span.f1').first().innerText(), 'red text');
     assert.equal(await colours.locator('span.b').first().getAttribute('style'), 'color: rgb(0, 215, 255);');
     assert.equal(await colours.locator('a').count(), 0, 'an OSC 8 hyperlink is not a link');
+  });
+
+  it('follows the log of a running job as it grows, without a reload', async () => {
+    const { page } = world;
+    const gate = path.join(world.dir, 'release-follow');
+    const waiter = await world.project({ '.slipway.yml': `wait:\n  script:\n    - echo before-the-gate\n    - 'while [ ! -e ${gate} ]; do sleep 0.05; done'\n    - echo after-the-gate-3c9d\n` });
+    const started = await world.api<Build>('POST', `/api/v1/projects/${waiter}/builds`, {});
+    const job = started.jobs[0];
+    assert.ok(job !== undefined);
+    await page.goto(`${world.url}/jobs/${job.id}`);
+    await page.locator('.log-row').filter({ hasText: 'before-the-gate' }).last().waitFor({ timeout: 120_000 });
+    assert.equal(await page.getByLabel('Follow', { exact: true }).isChecked(), true);
+    await page.evaluate('window.__noReload = true');
+    await writeFile(gate, '');
+    await page.locator('.log-row').filter({ hasText: /^\d+after-the-gate-3c9d$/ }).waitFor();
+    await page.locator('main[data-job-status=success]').waitFor();
+    assert.equal(await page.evaluate('window.__noReload'), true, 'the page reloaded');
+  });
+
+  it("shows an invalid pipeline's errors with their line and column", async () => {
+    const { page } = world;
+    const broken = await world.project({ '.slipway.yml': 'stages: [build]\nbuild:\n  stage: nowhere\n  script: [echo]\n' });
+    const started = await world.api<Build>('POST', `/api/v1/projects/${broken}/builds`, {});
+    await page.goto(`${world.url}/builds/${started.id}`);
+    await page.locator('main[data-build-status=error]').waitFor();
+    const errors = page.getByRole('heading', { name: 'Pipeline errors' });
+    await errors.waitFor();
+    assert.match(await page.locator('.pipeline-errors').innerText(), /\.slipway\.yml:\d+:\d+ .*nowhere/);
   });
 
   it('cancels a running build from its page, its agent shown busy with it meanwhile', async () => {

@@ -25,6 +25,8 @@ export function browserMissing(): string | null {
  * on purpose), and removes the directory.
  */
 export type World = {
+  /** The test's temp directory (removed by close). */
+  dir: string;
   url: string;
   adminToken: string;
   context: BrowserContext;
@@ -75,6 +77,7 @@ export async function openWorld(): Promise<World> {
     let repos = 0;
     await mkdir(screenshotDir, { recursive: true });
     return {
+      dir,
       url,
       adminToken,
       context,

@@ -33,11 +33,11 @@ export function CapacityChart({ samples, now }: { samples: CapacitySample[]; now
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Capacity in use over the last hour. ${summary}`} preserveAspectRatio="none">
-        {[0, 0.5, 1].map((f) => (
-          <g key={f}>
-            <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(peak * f)} y2={y(peak * f)} />
-            <text class="axis" x={pad.left - 6} y={y(peak * f) + 4} text-anchor="end">
-              {Math.round(peak * f)}
+        {[...new Set([0, Math.round(peak / 2), peak])].map((v) => (
+          <g key={v}>
+            <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(v)} y2={y(v)} />
+            <text class="axis" x={pad.left - 6} y={y(v) + 4} text-anchor="end">
+              {v}
             </text>
           </g>
         ))}

@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { recentBuilds } from '../api/builds.js';
 import { ApiError, get } from '../api/client.js';
-import type { AgentCounts, Stats } from '../api/types.js';
+import type { AgentCounts, CapacitySample, Stats } from '../api/types.js';
 import { BuildsTable } from '../components/builds-table.js';
 import { CapacityChart } from '../components/chart.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
@@ -57,6 +57,12 @@ function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   );
 }
 
+/** The samples, and the agents counted now as the newest point (samples come every 15 s). */
+function withNow(stats: Stats, now: number): CapacitySample[] {
+  const total = (key: 'busy' | 'idle' | 'provisioning') => stats.agents.reduce((n, row) => n + row[key], 0);
+  return [...stats.capacity, { at: now, busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') }];
+}
+
 export function Dashboard(): JSX.Element {
   useTitle('Dashboard');
   const now = useNow();
@@ -101,7 +107,7 @@ export function Dashboard(): JSX.Element {
       <div class="columns">
         <Card title="Capacity, last hour" id="capacity">
           <ErrorBox error={stats.error} />
-          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={s.capacity} now={now} />}
+          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={withNow(s, now)} now={now} />}
         </Card>
         <Card title="Agents per engine and template" id="agent-counts" actions={<a href="/agents">All agents</a>}>
           {s === null ? <Empty>—</Empty> : <AgentTable rows={s.agents} />}
