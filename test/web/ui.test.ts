@@ -154,6 +154,23 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     assert.equal(await colours.locator('a').count(), 0, 'an OSC 8 hyperlink is not a link');
   });
 
+  it('folds a section and a step of the log and unfolds them again', async () => {
+    const { page } = world;
+    const prepared = page.locator('.log-row').filter({ hasText: 'Running job "build"' });
+    const numbered = page.locator('.log-row').filter({ hasText: /^\d+build line 1$/ });
+    await page.getByRole('button', { name: 'Unfold all' }).click();
+    await page.locator('.log-scroller').evaluate((el) => el.scrollTo(0, 0));
+    await prepared.waitFor();
+    await page.getByRole('button', { name: 'Fold section prepare' }).click();
+    await prepared.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: /^Fold step \$ for i in/ }).click();
+    await numbered.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Unfold section prepare' }).press('Enter');
+    await prepared.waitFor();
+    await page.getByRole('button', { name: 'Unfold all' }).click();
+    await numbered.waitFor();
+  });
+
   it('follows the log of a running job as it grows, without a reload', async () => {
     const { page } = world;
     const gate = path.join(world.dir, 'release-follow');
@@ -238,6 +255,15 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.locator(`tr[data-build="${buildId}"]`).waitFor();
     await page.locator('.chart svg').waitFor();
     await shot('dashboard');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      await shot('dashboard-dark');
+      await page.goto(`${world.url}/builds/${buildId}`);
+      await page.locator('.node[data-job=build]').waitFor();
+      await shot('build-dark');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
   });
 
   it('saves a secret and never shows its value again', async () => {

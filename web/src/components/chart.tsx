@@ -7,7 +7,7 @@ const SERIES = [
   { key: 'provisioning', label: 'provisioning', className: 'area-provisioning' },
 ] as const;
 
-/** Agents in use over the last hour as stacked areas (busy, idle, provisioning), in SVG. */
+/** Agents over the last hour as stacked bars (busy, idle, provisioning), in SVG. */
 export function CapacityChart({ samples, now }: { samples: CapacitySample[]; now: number }): JSX.Element {
   const width = 600;
   const height = 160;
@@ -17,15 +17,15 @@ export function CapacityChart({ samples, now }: { samples: CapacitySample[]; now
   const peak = Math.max(1, ...points.map((s) => s.busy + s.idle + s.provisioning));
   const x = (at: number) => pad.left + ((at - from) / (now - from)) * (width - pad.left - pad.right);
   const y = (v: number) => height - pad.bottom - (v / peak) * (height - pad.top - pad.bottom);
-  const areas: JSX.Element[] = [];
-  if (points.length > 0) {
-    let below = points.map(() => 0);
+  // A stacked bar per sample (one every 15 s: 240 an hour), so even the first sample shows.
+  const barWidth = Math.max(2, (width - pad.left - pad.right) / 240 - 0.5);
+  const bars: JSX.Element[] = [];
+  for (const point of points) {
+    let below = 0;
     for (const series of SERIES) {
-      const above = points.map((p, i) => (below[i] ?? 0) + p[series.key]);
-      const top = points.map((p, i) => `${x(p.at).toFixed(1)},${y(above[i] ?? 0).toFixed(1)}`);
-      const bottom = points.map((p, i) => `${x(p.at).toFixed(1)},${y(below[i] ?? 0).toFixed(1)}`).reverse();
-      areas.push(<polygon key={series.key} class={series.className} points={[...top, ...bottom].join(' ')} />);
-      below = above;
+      const value = point[series.key];
+      if (value > 0) bars.push(<rect key={`${point.at}-${series.key}`} class={series.className} x={Math.max(pad.left, x(point.at) - barWidth)} width={barWidth} y={y(below + value)} height={y(below) - y(below + value)} />);
+      below += value;
     }
   }
   const last = points[points.length - 1];
@@ -41,7 +41,7 @@ export function CapacityChart({ samples, now }: { samples: CapacitySample[]; now
             </text>
           </g>
         ))}
-        {areas}
+        {bars}
         {[60, 45, 30, 15, 0].map((m) => (
           <text key={m} class="axis" x={x(now - m * 60_000)} y={height - 6} text-anchor={m === 0 ? 'end' : m === 60 ? 'start' : 'middle'}>
             {m === 0 ? 'now' : `−${m}m`}
