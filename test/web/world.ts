@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createLocalEngine, DEFAULT_TEMPLATE } from '../../src/engines/index.js';
@@ -121,7 +121,6 @@ async function stopAgents(home: string): Promise<void> {
 
 /** Copies this run's screenshots over docs/images/ui-*.png (run by hand when the UI changes: see docs/ui.md). */
 export async function copyScreenshotsToDocs(names: string[]): Promise<void> {
+  await mkdir(path.join(root, 'docs', 'images'), { recursive: true });
   for (const name of names) await cp(path.join(screenshotDir, `${name}.png`), path.join(root, 'docs', 'images', `ui-${name}.png`));
 }
-
-export const removeScreenshots = () => rm(screenshotDir, { recursive: true, force: true });
