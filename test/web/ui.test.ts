@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -28,7 +28,9 @@ test:
   stage: test
   needs: [build]
   script:
-    - echo tested
+    - mkdir -p out && echo 'the report of the test job' > out/report.txt
+  artifacts:
+    paths: [out/]
 lint:
   stage: test
   script:
@@ -171,6 +173,16 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await numbered.waitFor();
   });
 
+  it("lists a job's artifacts and downloads one", async () => {
+    const { page } = world;
+    await page.goto(`${world.url}/builds/${buildId}`);
+    await page.locator('.node[data-job=test]').click();
+    await page.getByRole('heading', { name: 'Artifacts' }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'out/report.txt' }).click()]);
+    assert.equal(download.suggestedFilename(), 'report.txt');
+    assert.equal(await readFile(await download.path(), 'utf8'), 'the report of the test job\n');
+  });
+
   it('follows the log of a running job as it grows, without a reload', async () => {
     const { page } = world;
     const gate = path.join(world.dir, 'release-follow');
@@ -230,14 +242,17 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.goto(`${world.url}/builds/${done.id}`);
     await page.locator('.node[data-job=numbers]').waitFor();
     const opened = Date.now();
+    // The page's own clock: from the click to the effect that shows the rows.
+    await page.evaluate('window.__clickedAt = performance.now()');
     await page.locator('.node[data-job=numbers]').click();
     await page.locator('.log-row[data-line="1"]').waitFor({ timeout: 30_000 });
-    const openMs = Date.now() - opened;
+    const waitedMs = Date.now() - opened;
+    const openMs = await page.evaluate<number>('Math.round(Number(document.documentElement.dataset.logShownAt) - window.__clickedAt)');
     const lines = Number(await page.locator('.log-scroller').getAttribute('data-lines'));
     const reported = await page.evaluate<string | undefined>('document.documentElement.dataset.logOpenMs');
-    console.log(`web-ui: a ${lines}-line log opened in ${openMs} ms (fetch + index in the page: ${reported} ms)`);
+    console.log(`web-ui: a ${lines}-line log opened in ${openMs} ms from the click (its fetch and index: ${reported} ms; the test waited ${waitedMs} ms)`);
     assert.ok(lines >= 1_000_000, `the viewer shows ${lines} lines`);
-    assert.ok(openMs < 10_000, `opening the million-line log took ${openMs} ms`);
+    assert.ok(Math.max(openMs, waitedMs) < 10_000, `opening the million-line log took ${Math.max(openMs, waitedMs)} ms`);
     const rows = await page.locator('.log-row').count();
     assert.ok(rows < 200, `only the visible rows are in the DOM, not ${rows}`);
     await page.locator('.log-scroller').focus();
@@ -255,6 +270,9 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.locator(`tr[data-build="${buildId}"]`).waitFor();
     await page.locator('.chart svg').waitFor();
     await shot('dashboard');
+    // The address the API gives as a build's url opens the same page.
+    await page.goto(`${world.url}/projects/${project}/builds/1`);
+    await page.getByRole('heading', { name: `${project} #1` }).waitFor();
     await page.emulateMedia({ colorScheme: 'dark' });
     try {
       await shot('dashboard-dark');

@@ -26,8 +26,9 @@ const routes = [
 ];
 
 const NAV = [
-  { href: '/', label: 'Dashboard', active: (path: string) => path === '/' || path.startsWith('/builds') },
-  { href: '/projects', label: 'Projects', active: (path: string) => path.startsWith('/projects') },
+  { href: '/', label: 'Dashboard', active: (path: string) => path === '/' },
+  // Builds and jobs belong to projects.
+  { href: '/projects', label: 'Projects', active: (path: string) => /^\/(projects|builds|jobs)(\/|$)/.test(path) },
   { href: '/agents', label: 'Agents', active: (path: string) => path.startsWith('/agents') },
   { href: '/settings', label: 'Settings', active: (path: string) => path.startsWith('/settings') },
 ];

@@ -78,8 +78,12 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
       const element = scroller.current;
       if (element === null) return;
       const virtual = where === 'end' ? total : Math.max(0, index * ROW_PX - viewport / 3);
-      programmatic.current = true;
-      element.scrollTop = Math.min(height, virtual / ratio);
+      const target = Math.min(height, virtual / ratio);
+      // Only a real change fires a scroll event; a flag left set would swallow the user's next scroll.
+      if (Math.abs(element.scrollTop - target) >= 1) {
+        programmatic.current = true;
+        element.scrollTop = target;
+      }
       setScrollTop(element.scrollTop);
     },
     [total, viewport, height, ratio],
