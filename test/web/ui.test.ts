@@ -133,6 +133,8 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.waitForURL(new RegExp(`#L${number}$`));
     await page.locator(`.log-row.selected[data-line="${number}"]`).waitFor();
     await shot('log');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download raw' }).click()]);
+    assert.match(await readFile(await download.path(), 'utf8'), /^needle-7f3a found$/m);
   });
 
   it('renders colours and shows escape sequences and HTML of a log as text, never as markup', async () => {
@@ -243,9 +245,10 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.locator('.node[data-job=numbers]').waitFor();
     const opened = Date.now();
     // The page's own clock: from the click to the effect that shows the rows.
-    await page.evaluate('window.__clickedAt = performance.now()');
+    await page.evaluate('delete document.documentElement.dataset.logShownAt; delete document.documentElement.dataset.logOpenMs; window.__clickedAt = performance.now()');
     await page.locator('.node[data-job=numbers]').click();
-    await page.locator('.log-row[data-line="1"]').waitFor({ timeout: 30_000 });
+    await page.getByLabel(/^Log, \d{7,} lines$/).waitFor({ timeout: 30_000 });
+    await page.locator('.log-row[data-line="1"]').waitFor();
     const waitedMs = Date.now() - opened;
     const openMs = await page.evaluate<number>('Math.round(Number(document.documentElement.dataset.logShownAt) - window.__clickedAt)');
     const lines = Number(await page.locator('.log-scroller').getAttribute('data-lines'));
@@ -343,5 +346,13 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });
     }
+  });
+
+  it('asks nothing of any host but its own server, and the page never failed or broke its CSP', () => {
+    const origin = new URL(world.url).origin;
+    const elsewhere = world.requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:'));
+    assert.ok(world.requests.length > 0);
+    assert.deepEqual(elsewhere, []);
+    assert.deepEqual(world.pageErrors, []);
   });
 });

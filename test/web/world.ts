@@ -31,6 +31,10 @@ export type World = {
   adminToken: string;
   context: BrowserContext;
   page: Page;
+  /** Every URL the browser requested so far. */
+  requests: string[];
+  /** Uncaught errors of the page, and what its Content Security Policy refused. */
+  pageErrors: string[];
   api<T>(method: string, route: string, body?: unknown): Promise<T>;
   project(files: Record<string, string>): Promise<string>;
   screenshot(name: string): Promise<void>;
@@ -63,7 +67,14 @@ export async function openWorld(): Promise<World> {
       colorScheme: 'light',
       args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
     });
+    const requests: string[] = [];
+    context.on('request', (request) => void requests.push(request.url()));
     const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => void pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+    });
     const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
       const response = await fetch(`${url}${route}`, {
         method,
@@ -82,6 +93,8 @@ export async function openWorld(): Promise<World> {
       adminToken,
       context,
       page,
+      requests,
+      pageErrors,
       api,
       async project(files) {
         repos += 1;

@@ -6,19 +6,22 @@ import { LogDocument } from './document.js';
 
 export type LogState = { doc: LogDocument; version: number; loading: boolean; error: Error | null; openMs: number | null };
 
+type Keyed = LogState & { key: string };
+
 /**
  * A job attempt's log: the whole text first (one raw read, however long), then what it
  * grows by, read from the byte offset reached whenever a job.log event says it grew.
  */
 export function useJobLog(jobId: number, attempt: number, live: boolean): LogState {
-  const [state, setState] = useState<LogState>(() => ({ doc: new LogDocument(), version: 0, loading: true, error: null, openMs: null }));
+  const key = `${jobId}/${attempt}`;
+  const [state, setState] = useState<Keyed>(() => ({ key, doc: new LogDocument(), version: 0, loading: attempt > 0, error: null, openMs: null }));
   const liveRef = useRef(live);
   liveRef.current = live;
   useEffect(() => {
     const doc = new LogDocument();
     const abort = new AbortController();
     const started = performance.now();
-    setState({ doc, version: 0, loading: attempt > 0, error: null, openMs: null });
+    setState({ key, doc, version: 0, loading: attempt > 0, error: null, openMs: null });
     if (attempt === 0) return () => abort.abort();
     let reading = false;
     let again = false;
@@ -70,6 +73,7 @@ export function useJobLog(jobId: number, attempt: number, live: boolean): LogSta
       abort.abort();
       unsubscribe();
     };
-  }, [jobId, attempt]);
-  return state;
+  }, [jobId, attempt, key]);
+  // Until the effect for a new attempt has run, the state still holds the last one's log.
+  return state.key === key ? state : { doc: new LogDocument(), version: 0, loading: attempt > 0, error: null, openMs: null };
 }
