@@ -258,6 +258,19 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     assert.ok(Math.max(openMs, waitedMs) < 10_000, `opening the million-line log took ${Math.max(openMs, waitedMs)} ms`);
     const rows = await page.locator('.log-row').count();
     assert.ok(rows < 200, `only the visible rows are in the DOM, not ${rows}`);
+    // Smoothness: scroll a screen and a half per frame for 60 frames, and time the frames.
+    const frameMs = await page.evaluate<number>(`new Promise((resolve) => {
+      const scroller = document.querySelector('.log-scroller');
+      let frames = 0;
+      const started = performance.now();
+      const step = () => {
+        scroller.scrollTop += scroller.clientHeight * 1.5;
+        if (++frames < 60) requestAnimationFrame(step);
+        else resolve((performance.now() - started) / frames);
+      };
+      requestAnimationFrame(step);
+    })`);
+    console.log(`web-ui: scrolling the million-line log: ${frameMs.toFixed(1)} ms a frame (60 frames)`);
     await page.locator('.log-scroller').focus();
     await page.keyboard.press('End');
     const last = page.locator('.log-row').filter({ hasText: 'numbered line 1000000' });

@@ -68,6 +68,18 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
   const programmatic = useRef(false);
 
   const visible = useMemo(() => visibleLines(doc, closed), [doc, closed, version]);
+  // Parsed lines, kept while they scroll by: every line but the last (still growing) is final.
+  const parsed = useMemo(() => new Map<number, Segment[]>(), [doc]);
+  const segmentsOf = (line: number, text: string): Segment[] => {
+    if (line >= doc.lines - 1) return parseLine(text);
+    let segments = parsed.get(line);
+    if (segments === undefined) {
+      if (parsed.size > 5000) parsed.clear();
+      segments = parseLine(text);
+      parsed.set(line, segments);
+    }
+    return segments;
+  };
   const count = visible === null ? doc.shownLines : visible.length;
   const total = count * ROW_PX;
   const height = Math.min(total, MAX_SCROLL_PX);
@@ -215,7 +227,7 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
             {fold.seconds === null ? '' : ` · ${formatSeconds(fold.seconds)}`}
           </span>
         ) : null}
-        <span class="lt">{highlight(parseLine(text), query)}</span>
+        <span class="lt">{highlight(segmentsOf(line, text), query)}</span>
       </div>,
     );
   }
