@@ -83,6 +83,8 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
   it('signs in with the admin token and shows the dashboard', async () => {
     const { page } = world;
     await page.goto(`${world.url}/`);
+    await page.getByRole('heading', { name: 'Sign in to Slipway' }).waitFor();
+    await shot('signin');
     await page.getByLabel('API token').fill(world.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
