@@ -198,7 +198,7 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.locator('.log-row').filter({ hasText: 'before-the-gate' }).last().waitFor({ timeout: 120_000 });
     assert.equal(await page.getByLabel('Follow', { exact: true }).isChecked(), true);
     await page.evaluate('window.__noReload = true');
-    await writeFile(gate, '');
+    await writeFile(gate, ''); // the job ends now (a failure before this is canceled at close)
     await page.locator('.log-row').filter({ hasText: /^\d+after-the-gate-3c9d$/ }).waitFor();
     await page.locator('main[data-job-status=success]').waitFor();
     assert.equal(await page.evaluate('window.__noReload'), true, 'the page reloaded');

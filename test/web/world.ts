@@ -5,6 +5,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createLocalEngine, DEFAULT_TEMPLATE } from '../../src/engines/index.js';
 import { makeRepo, tempDir } from '../support/git-repo.js';
+import { waitFor } from '../support/wait.js';
 import { spawnSlipway, waitForOutput, type SlipwayProcess } from '../e2e/processes.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -49,11 +50,19 @@ export async function openWorld(): Promise<World> {
   await writeFile(configFile, 'logLevel: warn\nengines:\n  - kind: local\n    name: local\n    stopGraceMs: 2000\n    templates:\n      - { name: default, maxAgents: 3, idleMinutes: 5 }\n');
   let server: SlipwayProcess | null = null;
   let context: BrowserContext | null = null;
+  let cancelUnfinished: () => Promise<void> = async () => undefined;
   const close = async () => {
-    await context?.close();
-    await server?.stop();
-    await stopAgents(home);
-    await remove();
+    const errors: unknown[] = [];
+    // Builds a failed test left running are canceled through their agents first: stopping
+    // an agent does not end its job's processes (a `sleep 600` would outlive the test).
+    for (const step of [() => context?.close(), () => cancelUnfinished(), () => server?.stop(), () => stopAgents(home), remove]) {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'the web UI test world did not clean up');
   };
   try {
     server = spawnSlipway(['server', '--config', configFile, '--home', home, '--listen', '127.0.0.1:0'], { cwd: dir });
@@ -84,6 +93,12 @@ export async function openWorld(): Promise<World> {
       const text = await response.text();
       if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
       return (text === '' ? undefined : JSON.parse(text)) as T;
+    };
+    cancelUnfinished = async () => {
+      const unfinished = async () =>
+        (await Promise.all(['created', 'pending', 'running'].map((status) => api<{ items: Array<{ id: number }> }>('GET', `/api/v1/builds?status=${status}&limit=500`)))).flatMap((p) => p.items);
+      for (const build of await unfinished()) await api('POST', `/api/v1/builds/${build.id}/cancel`);
+      await waitFor('the unfinished builds to end', async () => (await unfinished()).length === 0, 30_000);
     };
     let repos = 0;
     await mkdir(screenshotDir, { recursive: true });
