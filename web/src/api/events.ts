@@ -86,15 +86,20 @@ class EventStream {
   private start(): void {
     const abort = new AbortController();
     this.abort = abort;
-    void this.run(abort).catch(() => undefined).finally(() => {
-      this.setLive(false);
-      if (this.abort !== abort) return;
-      // Backs off to 10 s: a server that restarts is back in seconds, one that is down shouldn't be hammered.
-      setTimeout(() => {
-        if (this.abort === abort) this.start();
-      }, this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 10_000);
-    });
+    void this.run(abort)
+      .catch((error: unknown) => {
+        // Handled by reconnecting below; the header shows "Offline" meanwhile.
+        if (!abort.signal.aborted) console.warn('events: the stream broke, reconnecting', error);
+      })
+      .finally(() => {
+        this.setLive(false);
+        if (this.abort !== abort) return;
+        // Backs off to 10 s: a server that restarts is back in seconds, one that is down shouldn't be hammered.
+        setTimeout(() => {
+          if (this.abort === abort) this.start();
+        }, this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, 10_000);
+      });
   }
 
   private async run(abort: AbortController): Promise<void> {
