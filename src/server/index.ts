@@ -16,7 +16,7 @@ import { createBuildController } from './builds/index.js';
 import { createEventBus } from './events/index.js';
 import { createGitMirrors } from './git/index.js';
 import { bootstrapAdminToken, buildApp } from './http/index.js';
-import { startEngineManager, type Provisioner } from './provisioning/index.js';
+import { createFleet, startEngineManager, type EngineManager, type Fleet } from './provisioning/index.js';
 import { startRetention } from './retention/index.js';
 import { startTriggerTimers } from './triggers/index.js';
 
@@ -78,7 +78,9 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const builds = createBuildController({ store, events, git, config, now: Date.now });
     const files = await openFileStores(config);
     const registry = new Registry();
-    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, git, files: async () => files, registry });
+    // The agent endpoint and the engines start after the app listens: the API sees them from then on.
+    let fleet: Fleet | null = null;
+    const app = buildApp({ config, store, secretsKey: key, logger: root.child({ component: 'http' }), version: packageVersion(), events, builds, git, files: async () => files, registry, fleet: () => fleet });
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } catch (error) {
@@ -93,6 +95,8 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const publicUrl = new URL(config.publicUrl).port === '0' ? url : config.publicUrl;
     logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
+    const agentFleet = createFleet({ agents });
+    fleet = agentFleet;
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     const retentionLog = root.child({ component: 'retention' });
     const retention = startRetention({
@@ -106,10 +110,11 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       now: Date.now,
       onError: (error) => retentionLog.error({ err: error }, 'retention sweep failed'),
     });
-    let engines: Provisioner;
+    let engines: EngineManager;
     try {
       engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });
     } catch (error) {
+      agentFleet.close();
       retention.stop();
       await agents.close();
       await timers.stop();
@@ -118,6 +123,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       await files.close();
       throw error;
     }
+    agentFleet.attach({ engines: engines.engines, provisioner: engines });
     jobsQueued = () => {
       agents.dispatch();
       engines.poke();
@@ -130,6 +136,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
           try {
             // The engines' agents keep running: they reconnect to the restarted server, which adopts them.
             retention.stop();
+            agentFleet.close();
             await engines.close();
             await agents.close();
             await timers.stop();

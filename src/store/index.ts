@@ -30,4 +30,5 @@ export type { Events, StoredEvent } from './events.js';
 export type { WebhookDeliveries } from './webhook-deliveries.js';
 export type { Artifact, Artifacts, NewArtifact } from './artifacts.js';
 export type { CacheEntry, Caches } from './caches.js';
+export type { RunningJob, Stats } from './stats.js';
 export { activeLaunchStates, type EngineLaunch, type EngineLaunches, type LaunchState } from './engine-launches.js';

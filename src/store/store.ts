@@ -11,6 +11,7 @@ import { events, type Events } from './events.js';
 import { jobs, type Jobs } from './jobs.js';
 import { projects, type Projects } from './projects.js';
 import { schedules, type Schedules } from './schedules.js';
+import { stats, type Stats } from './stats.js';
 import { secrets, type Secrets } from './secrets.js';
 import { tokens, type Tokens } from './tokens.js';
 import { webhookDeliveries, type WebhookDeliveries } from './webhook-deliveries.js';
@@ -31,6 +32,7 @@ export type StoreTransaction = {
   readonly artifacts: Artifacts;
   readonly caches: Caches;
   readonly engineLaunches: EngineLaunches;
+  readonly stats: Stats;
 };
 
 /**
@@ -67,6 +69,7 @@ function operations(ctx: StoreContext): StoreTransaction {
     artifacts: artifacts(ctx),
     caches: caches(ctx),
     engineLaunches: engineLaunches(ctx),
+    stats: stats(ctx),
   };
 }
 

@@ -47,6 +47,8 @@ export const envVariables: Record<string, { path: string[]; parse: EnvParser }> 
   SLIPWAY_LOG_LEVEL: { path: ['logLevel'], parse: text },
   SLIPWAY_METRICS_ENABLED: { path: ['metrics', 'enabled'], parse: flag },
   SLIPWAY_METRICS_REQUIRE_TOKEN: { path: ['metrics', 'requireToken'], parse: flag },
+  SLIPWAY_UI_ENABLED: { path: ['ui', 'enabled'], parse: flag },
+  SLIPWAY_UI_DIR: { path: ['ui', 'dir'], parse: text },
   SLIPWAY_WEBHOOKS_MAX_BODY_BYTES: { path: ['webhooks', 'maxBodyBytes'], parse: wholeNumber },
 };
 
@@ -120,6 +122,7 @@ export function loadConfig(input: LoadConfigInput): ServerConfig {
     database: { url: raw.database.url ?? `sqlite:${path.join(home, 'slipway.db')}` },
     logs: { dir: path.resolve(cwd, raw.logs.dir ?? path.join(home, 'logs')) },
     blobs: { dir: path.resolve(cwd, raw.blobs.dir ?? path.join(home, 'blobs')), maxUploadBytes: raw.blobs.maxUploadBytes },
+    ui: raw.ui.dir === undefined ? { enabled: raw.ui.enabled } : { enabled: raw.ui.enabled, dir: path.resolve(cwd, raw.ui.dir) },
   };
   try {
     parseStoreUrl(config.database.url);

@@ -128,6 +128,12 @@ export const configSchema = z.strictObject({
       requireToken: z.boolean({ error: 'give metrics.requireToken as true or false' }).default(false),
     })
     .prefault({}),
+  ui: z
+    .strictObject({
+      enabled: z.boolean({ error: 'give ui.enabled as true or false' }).default(true),
+      dir: z.string({ error: 'give ui.dir as a directory path' }).min(1, { error: 'give ui.dir as a directory path' }).optional(),
+    })
+    .prefault({}),
   // Each engine's own options are defined and checked by the engines (docs/engines.md);
   // `kind` says which engine an entry configures.
   engines: z

@@ -10,8 +10,10 @@ import { describeIssues, type ServerConfig } from '../config/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
 import { createGitMirrors, type GitMirrors } from '../git/index.js';
 import type { BaseEnv } from '../../git/index.js';
+import type { Fleet } from '../provisioning/index.js';
 import { authenticate, authorize } from './auth.js';
 import type { AnyRoute, RouteContext } from './route.js';
+import { serveUiFallback } from './routes/ui.js';
 import { routeTable } from './table.js';
 
 export type AppOptions = {
@@ -38,6 +40,8 @@ export type AppOptions = {
   files?: () => Promise<FileStores>;
   /** The metrics registry; a new one when left out. */
   registry?: Registry;
+  /** The agents and engines now (the agent and engine views); null until they start, and always when left out. */
+  fleet?: () => Fleet | null;
 };
 
 /**
@@ -62,7 +66,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const builds = options.builds ?? createBuildController({ store: options.store, events, git, config: options.config, now });
   let ownFiles: ReturnType<typeof openFileStores> | undefined;
   const files = options.files ?? (() => (ownFiles ??= openFileStores(options.config)));
-  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, git, files };
+  const fleet = options.fleet ?? (() => null);
+  const ctx: RouteContext = { config: options.config, store: options.store, secretsKey: options.secretsKey, registry, now, events, builds, git, files, fleet };
   const callers = new WeakMap<FastifyRequest, Token>();
   // fastify's own request lines are off: the onResponse hook writes one line per request, without headers.
   const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) });
@@ -73,8 +78,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Artifact and cache uploads: the handler streams the request itself (into the blob store, with its own size cap).
   app.addContentTypeParser(['application/octet-stream', 'application/gzip'], (_request, payload, done) => done(null, payload));
   app.setErrorHandler((error: FastifyError | SlipwayError, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${pathOf(request.url)}; the routes are listed in /api/v1/openapi.json` });
+  app.setNotFoundHandler(async (request, reply) => {
+    // The web UI is a single-page app: a browser asking for any of its pages gets index.html.
+    if (await serveUiFallback(options.config, request, reply)) return reply;
+    return reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${pathOf(request.url)}; the routes are listed in /api/v1/openapi.json` });
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

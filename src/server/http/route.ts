@@ -7,6 +7,7 @@ import type { FileStores } from '../agents/files.js';
 import type { BuildController } from '../builds/index.js';
 import type { ServerConfig } from '../config/index.js';
 import type { EventBus } from '../events/index.js';
+import type { Fleet } from '../provisioning/index.js';
 
 /**
  * What a route needs from its caller: public, an API token with at least this scope, or
@@ -31,6 +32,8 @@ export type RouteContext = {
   readonly git: GitMirrors;
   /** Job logs and blobs (artifacts, caches), shared with the agent endpoint. */
   readonly files: () => Promise<FileStores>;
+  /** The connected agents and the engines' agents; null where the app runs without them (tests of the API alone). */
+  readonly fleet: () => Fleet | null;
 };
 
 export type HandlerInput<P, Q, B> = {

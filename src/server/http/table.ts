@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ServerConfig } from '../config/index.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type AnyRoute } from './route.js';
+import { agentRoutes } from './routes/agents.js';
 import { attemptFileRoutes, jobArtifactRoutes } from './routes/artifacts.js';
 import { buildRoutes } from './routes/builds.js';
 import { eventRoutes } from './routes/events.js';
@@ -9,8 +10,10 @@ import { logRoutes } from './routes/logs.js';
 import { projectRoutes } from './routes/projects.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { sourceRoutes } from './routes/source.js';
+import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { uiRoutes } from './routes/ui.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 /**
@@ -19,7 +22,7 @@ import { webhookRoutes } from './routes/webhooks.js';
  * refuses a caller without a token).
  */
 export function routeTable(config: ServerConfig, version: string): AnyRoute[] {
-  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes, ...buildRoutes, ...scheduleRoutes, ...eventRoutes, ...webhookRoutes(config), ...logRoutes, ...jobArtifactRoutes, ...attemptFileRoutes, ...sourceRoutes];
+  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes, ...buildRoutes, ...scheduleRoutes, ...eventRoutes, ...webhookRoutes(config), ...logRoutes, ...jobArtifactRoutes, ...attemptFileRoutes, ...sourceRoutes, ...statsRoutes, ...agentRoutes, ...uiRoutes(config)];
   const document = openApiDocument([...table, openApiRoute(() => document)], { version, serverUrl: config.publicUrl });
   return [...table, openApiRoute(() => document)];
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Engine } from '../../engines/index.js';
 import { messageOf } from '../../errors/index.js';
 import type { Store } from '../../store/index.js';
 import type { AgentServer } from '../agents/index.js';
@@ -13,6 +14,10 @@ import { startProvisioning, type Provisioner } from './manager.js';
 
 export { defaultAgentCommand, serverIdOf, type EngineConfig } from './engines.js';
 export { startProvisioning, type Provisioner, type ProvisioningOptions } from './manager.js';
+export { createFleet, type CapacitySample, type EngineView, type Fleet, type FleetAgent, type FleetAgentState, type ProvisionedAgent, type TemplateCounts } from './fleet.js';
+
+/** The running engine manager, with the engines it drives. */
+export type EngineManager = Provisioner & { readonly engines: readonly Engine[] };
 
 /** Creates the engines of the configuration and starts their manager. */
 export async function startEngineManager(input: {
@@ -22,11 +27,12 @@ export async function startEngineManager(input: {
   registry: Registry;
   logger: Logger;
   publicUrl: string;
-}): Promise<Provisioner> {
+}): Promise<EngineManager> {
   const serverId = await serverIdOf(input.config.home);
   const engines = createEngines({ config: input.config, serverId, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
   try {
-    return await startProvisioning({ store: input.store, engines, agents: input.agents, registry: input.registry, logger: input.logger, publicUrl: input.publicUrl });
+    const provisioner = await startProvisioning({ store: input.store, engines, agents: input.agents, registry: input.registry, logger: input.logger, publicUrl: input.publicUrl });
+    return { ...provisioner, engines: engines.map(({ engine }) => engine) };
   } catch (error) {
     for (const { engine } of engines) await engine.close();
     throw error;

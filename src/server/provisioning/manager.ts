@@ -8,6 +8,7 @@ import { activeLaunchStates, type Store } from '../../store/index.js';
 import type { AgentEvent, AgentServer } from '../agents/index.js';
 import { hashToken, newToken } from '../crypto/index.js';
 import type { ManagedEngine } from './engines.js';
+import type { ProvisionedAgent } from './fleet.js';
 import { createProvisioningMetrics, type ProvisioningMetrics } from './metrics.js';
 import { reconcile } from './reconcile.js';
 
@@ -31,6 +32,8 @@ export type Provisioner = {
   poke(): void;
   /** Stops the timers and waits for work in progress; agents keep running (a restarted server adopts them). Idempotent. */
   close(): Promise<void>;
+  /** The engines' agents now, launched or adopted and not being stopped (their state as of the last tick). */
+  agents(): ProvisionedAgent[];
 };
 
 /** An agent an engine runs for this server: launched by this manager, or adopted at start-up. */
@@ -309,6 +312,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
   let closing: Promise<void> | null = null;
   return {
     poke,
+    agents: () => [...managed.values()].filter((agent) => !agent.stopping).map((agent) => ({ name: agent.name, engine: agent.engine, template: agent.template, state: stateOf(agent), launchedAt: agent.launchedAt })),
     close() {
       closing ??= (async () => {
         closed = true;

@@ -4,6 +4,7 @@ import type { DialectName } from '../context.js';
 import type { StoreLogger } from '../logger.js';
 import { initial } from './0001-initial.js';
 import { buildCommits } from './0003-build-commits.js';
+import { jobsStartedIndex } from './0004-jobs-started-index.js';
 
 /**
  * Migrations in the order they apply; the key is the name recorded in kysely_migration.
@@ -13,6 +14,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-initial': initial(dialect),
     '0003-build-commits': buildCommits(dialect),
+    '0004-jobs-started-index': jobsStartedIndex(),
   };
 }
 

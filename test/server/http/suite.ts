@@ -11,6 +11,8 @@ function sample(path: string): string {
 
 // Webhooks are public to tokens: a provider's signature (or token) authenticates them instead.
 const publicRoutes = [
+  'GET /',
+  'GET /assets/*',
   'GET /healthz',
   'GET /metrics',
   'GET /api/v1/openapi.json',

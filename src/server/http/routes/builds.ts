@@ -8,7 +8,7 @@ import { defineRoute, type AnyRoute } from '../route.js';
 import { branchName, page, pageQuery, projectParams, variables } from '../schemas.js';
 import { projectByName } from './projects.js';
 
-const buildStatus = z.enum(['created', 'pending', 'running', 'success', 'failed', 'canceled', 'error', 'skipped'], {
+export const buildStatus = z.enum(['created', 'pending', 'running', 'success', 'failed', 'canceled', 'error', 'skipped'], {
   error: 'give one of created, pending, running, success, failed, canceled, error, skipped',
 });
 const time = z.number().int().nullable().describe('milliseconds since the epoch');

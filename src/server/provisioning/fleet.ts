@@ -1,0 +1,173 @@
+import type { AgentTemplate, Engine } from '../../engines/index.js';
+import type { EngineAgentState } from '../../scheduler/index.js';
+import type { AgentServer } from '../agents/index.js';
+import type { Provisioner } from './manager.js';
+
+/** One agent an engine runs for this server, as the manager sees it (Provisioner.agents). */
+export type ProvisionedAgent = {
+  name: string;
+  engine: string;
+  template: string;
+  state: EngineAgentState;
+  launchedAt: number;
+};
+
+export type FleetAgentState = EngineAgentState | 'unreachable';
+
+/** An agent the server knows now: connected to it, or being provisioned by an engine. */
+export type FleetAgent = {
+  /** The store's agent id; null while an engine's agent has not connected. */
+  agentId: number | null;
+  name: string;
+  /** null for agents started by hand. */
+  engine: string | null;
+  template: string | null;
+  image: string | null;
+  /** 'unreachable': an engine's agent that had connected and whose connection is gone. */
+  state: FleetAgentState;
+  /** When its current connection began; null while not connected. */
+  connectedAt: number | null;
+  /** What its template gives it (engines' agents only). */
+  resources: { cpus: number; memoryMiB: number } | null;
+};
+
+export type TemplateCounts = Record<EngineAgentState, number>;
+
+export type EngineView = {
+  name: string;
+  kind: Engine['kind'];
+  templates: Array<AgentTemplate & { counts: TemplateCounts }>;
+};
+
+/** The fleet at one moment, for the capacity graph. */
+export type CapacitySample = {
+  at: number;
+  busy: number;
+  idle: number;
+  provisioning: number;
+  /** The cpus and memory the engines' agents hold (their templates'), whatever their state. */
+  cpusInUse: number;
+  memoryMiBInUse: number;
+};
+
+export type Fleet = {
+  agents(): FleetAgent[];
+  engines(): EngineView[];
+  /** The samples of the last keepMs, oldest first. */
+  samples(): CapacitySample[];
+  /** Takes a sample now (the timer calls it every sampleIntervalMs). */
+  sample(): CapacitySample;
+  /** Joins the engine manager once it has started; before, only connected agents are known. */
+  attach(manager: { engines: readonly Engine[]; provisioner: Provisioner }): void;
+  /** Stops the sampling timer and stops listening to the agent endpoint. Idempotent. */
+  close(): void;
+};
+
+// Every 15 s: a minute has four points, so a short burst of jobs still shows on the graph.
+const SAMPLE_INTERVAL_MS = 15_000;
+const KEEP_MS = 60 * 60_000;
+
+/**
+ * What the API's agent, engine and stats views read: the agent endpoint's connections
+ * merged by name with the engine manager's agents, and a capacity sample every
+ * sampleIntervalMs kept in memory for keepMs (a restart starts the graph afresh).
+ */
+export function createFleet(options: { agents: AgentServer; now?: () => number; sampleIntervalMs?: number; keepMs?: number }): Fleet {
+  const now = options.now ?? Date.now;
+  const keepMs = options.keepMs ?? KEEP_MS;
+  const connectedAt = new Map<number, number>();
+  let manager: { engines: readonly Engine[]; provisioner: Provisioner } | null = null;
+  const kept: CapacitySample[] = [];
+  const stopListening = options.agents.onAgentEvent((event) => {
+    if (event.type === 'connected') connectedAt.set(event.agentId, now());
+    else if (event.type === 'disconnected') connectedAt.delete(event.agentId);
+  });
+
+  function templateOf(engine: string, template: string): AgentTemplate | null {
+    return manager?.engines.find((e) => e.name === engine)?.templates.find((t) => t.name === template) ?? null;
+  }
+
+  function agents(): FleetAgent[] {
+    const managed = new Map((manager?.provisioner.agents() ?? []).map((agent) => [agent.name, agent]));
+    const seen = new Set<string>();
+    const list: FleetAgent[] = [];
+    for (const connection of options.agents.agentStates()) {
+      const engineAgent = managed.get(connection.name);
+      seen.add(connection.name);
+      const template = engineAgent === undefined ? null : templateOf(engineAgent.engine, engineAgent.template);
+      list.push({
+        agentId: connection.agentId,
+        name: connection.name,
+        engine: engineAgent?.engine ?? null,
+        template: engineAgent?.template ?? null,
+        image: template?.image ?? null,
+        // An engine's agent counts as provisioning until it says it has room (as the manager counts it).
+        state: connection.busy ? 'busy' : !connection.ready && engineAgent !== undefined ? 'provisioning' : 'idle',
+        connectedAt: connectedAt.get(connection.agentId) ?? null,
+        resources: template === null ? null : { cpus: template.cpus, memoryMiB: template.memoryMiB },
+      });
+    }
+    for (const agent of managed.values()) {
+      if (seen.has(agent.name)) continue;
+      const template = templateOf(agent.engine, agent.template);
+      list.push({
+        agentId: null,
+        name: agent.name,
+        engine: agent.engine,
+        template: agent.template,
+        image: template?.image ?? null,
+        state: agent.state === 'provisioning' ? 'provisioning' : 'unreachable',
+        connectedAt: null,
+        resources: template === null ? null : { cpus: template.cpus, memoryMiB: template.memoryMiB },
+      });
+    }
+    return list;
+  }
+
+  function engines(): EngineView[] {
+    const current = agents();
+    return (manager?.engines ?? []).map((engine) => ({
+      name: engine.name,
+      kind: engine.kind,
+      templates: engine.templates.map((template) => {
+        const counts: TemplateCounts = { provisioning: 0, idle: 0, busy: 0 };
+        for (const agent of current) if (agent.engine === engine.name && agent.template === template.name && agent.state !== 'unreachable') counts[agent.state] += 1;
+        return { ...template, counts };
+      }),
+    }));
+  }
+
+  function sample(): CapacitySample {
+    const at = now();
+    const taken: CapacitySample = { at, busy: 0, idle: 0, provisioning: 0, cpusInUse: 0, memoryMiBInUse: 0 };
+    for (const agent of agents()) {
+      if (agent.state !== 'unreachable') taken[agent.state] += 1;
+      taken.cpusInUse += agent.resources?.cpus ?? 0;
+      taken.memoryMiBInUse += agent.resources?.memoryMiB ?? 0;
+    }
+    // Template cpus are fractions (0.1): rounding keeps 0.30000000000000004 off the graph.
+    taken.cpusInUse = Math.round(taken.cpusInUse * 1000) / 1000;
+    kept.push(taken);
+    while (kept.length > 0 && (kept[0]?.at ?? at) < at - keepMs) kept.shift();
+    return taken;
+  }
+
+  const timer = setInterval(sample, options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS);
+  timer.unref();
+  let closed = false;
+  return {
+    agents,
+    engines,
+    samples: () => [...kept],
+    sample,
+    attach(next) {
+      manager = next;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      stopListening();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { ApiError, enc, get, q } from './client.js';
+import type { Build, Page, Project } from './types.js';
+
+/**
+ * Recent builds across projects: GET /api/v1/builds where the server has it, else the
+ * newest of each project merged (an older server).
+ */
+export async function recentBuilds(limit: number, signal?: AbortSignal): Promise<Build[]> {
+  try {
+    return (await get<Page<Build>>(`/api/v1/builds${q({ limit })}`, signal)).items;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+  }
+  const projects = (await get<Page<Project>>('/api/v1/projects?limit=50', signal)).items;
+  const pages = await Promise.all(projects.map((p) => get<Page<Build>>(`/api/v1/projects/${enc(p.name)}/builds${q({ limit })}`, signal)));
+  return pages
+    .flatMap((p) => p.items)
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .slice(0, limit);
+}
+
+/** The id of build number N of a project (the UI's /projects/NAME/builds/N addresses). */
+export async function buildIdByNumber(project: string, number: number, signal?: AbortSignal): Promise<number> {
+  let cursor: string | null = null;
+  do {
+    const page: Page<Build> = await get<Page<Build>>(`/api/v1/projects/${enc(project)}/builds${q({ limit: 500, cursor })}`, signal);
+    const found = page.items.find((b) => b.number === number);
+    if (found !== undefined) return found.id;
+    if (page.items.length > 0 && (page.items[page.items.length - 1]?.number ?? 0) < number) break;
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  throw new ApiError(404, 'NOT_FOUND', `project ${project} has no build ${number}`);
+}

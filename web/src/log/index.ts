@@ -1,0 +1,3 @@
+export { LogDocument } from './document.js';
+export { LogViewer } from './viewer.js';
+export { parseLine, plainText } from './ansi.js';

@@ -1,0 +1,118 @@
+import type { JSX } from 'preact';
+import { useEffect } from 'preact/hooks';
+import { recentBuilds } from '../api/builds.js';
+import { ApiError, get } from '../api/client.js';
+import type { AgentCounts, CapacitySample, Stats } from '../api/types.js';
+import { BuildsTable } from '../components/builds-table.js';
+import { CapacityChart } from '../components/chart.js';
+import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { duration } from '../format.js';
+import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
+
+// Stats are samples over time: a refresh every 10 s keeps the chart moving between events.
+const STATS_REFRESH_MS = 10_000;
+
+async function loadStats(signal: AbortSignal): Promise<Stats | null> {
+  try {
+    return await get<Stats>('/api/v1/stats', signal);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
+  if (rows.length === 0) return <Empty>No engine has launched agents yet.</Empty>;
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Engine</th>
+            <th scope="col">Template</th>
+            <th scope="col" class="num">
+              Busy
+            </th>
+            <th scope="col" class="num">
+              Idle
+            </th>
+            <th scope="col" class="num">
+              Provisioning
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={`${row.engine}/${row.template}`}>
+              <td>{row.engine ?? <span class="muted">started by hand</span>}</td>
+              <td>{row.template ?? '—'}</td>
+              <td class="num">{row.busy}</td>
+              <td class="num">{row.idle}</td>
+              <td class="num">{row.provisioning}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The samples, and the agents counted now as the newest point (samples come every 15 s). */
+function withNow(stats: Stats, now: number): CapacitySample[] {
+  const total = (key: 'busy' | 'idle' | 'provisioning') => stats.agents.reduce((n, row) => n + row[key], 0);
+  return [...stats.capacity, { at: now, busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') }];
+}
+
+export function Dashboard(): JSX.Element {
+  useTitle('Dashboard');
+  const now = useNow();
+  const builds = useLoad((signal) => recentBuilds(15, signal), []);
+  const stats = useLoad(loadStats, []);
+  useEvents((e) => e.type.startsWith('build.') || e.type === 'job.updated', builds.reload, 500);
+  useEvents((e) => e.type === 'agent.updated' || e.type === 'job.updated', stats.reload, 1000);
+  useEffect(() => {
+    const timer = setInterval(stats.reload, STATS_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [stats.reload]);
+  const s = stats.data;
+  return (
+    <main id="main" class="page">
+      <h1>Dashboard</h1>
+      <div class="tiles" aria-label="Queue">
+        <div class="tile">
+          <span class="tile-label">Jobs queued</span>
+          <span class="tile-value" data-testid="queue-length">
+            {s === null ? '—' : s.queue.length}
+          </span>
+        </div>
+        <div class="tile">
+          <span class="tile-label">Longest wait</span>
+          <span class="tile-value">{s === null ? '—' : duration(s.queue.oldestWaitMs)}</span>
+        </div>
+        <div class="tile">
+          <span class="tile-label">Wait p50 / p90</span>
+          <span class="tile-value">{s === null ? '—' : `${duration(s.queue.waitP50Ms)} / ${duration(s.queue.waitP90Ms)}`}</span>
+        </div>
+        <div class="tile">
+          <span class="tile-label">Agents busy / idle / provisioning</span>
+          <span class="tile-value">
+            {s === null ? '—' : ['busy', 'idle', 'provisioning'].map((k) => s.agents.reduce((n, row) => n + (row[k as 'busy'] ?? 0), 0)).join(' / ')}
+          </span>
+        </div>
+      </div>
+      <Card title="Recent builds" id="recent-builds">
+        <ErrorBox error={builds.error} />
+        {builds.data === null ? <Loading what="builds" /> : builds.data.length === 0 ? <Empty>No builds yet. Open a project and start one.</Empty> : <BuildsTable builds={builds.data} showProject now={now} />}
+      </Card>
+      <div class="columns">
+        <Card title="Capacity, last hour" id="capacity">
+          <ErrorBox error={stats.error} />
+          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={withNow(s, now)} now={now} />}
+        </Card>
+        <Card title="Agents per engine and template" id="agent-counts" actions={<a href="/agents">All agents</a>}>
+          {s === null ? <Empty>—</Empty> : <AgentTable rows={s.agents} />}
+        </Card>
+      </div>
+    </main>
+  );
+}
