@@ -10,6 +10,8 @@ export type ProvisionedAgent = {
   template: string;
   state: EngineAgentState;
   launchedAt: number;
+  /** When the manager first saw it connected and ready; null while provisioning. */
+  connectedAt: number | null;
 };
 
 export type FleetAgentState = EngineAgentState | 'unreachable';
@@ -116,7 +118,7 @@ export function createFleet(options: { agents: AgentServer; now?: () => number; 
         engine: agent.engine,
         template: agent.template,
         image: template?.image ?? null,
-        state: agent.state === 'provisioning' ? 'provisioning' : 'unreachable',
+        state: agent.connectedAt === null ? 'provisioning' : 'unreachable',
         connectedAt: null,
         resources: template === null ? null : { cpus: template.cpus, memoryMiB: template.memoryMiB },
       });

@@ -312,7 +312,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
   let closing: Promise<void> | null = null;
   return {
     poke,
-    agents: () => [...managed.values()].filter((agent) => !agent.stopping).map((agent) => ({ name: agent.name, engine: agent.engine, template: agent.template, state: stateOf(agent), launchedAt: agent.launchedAt })),
+    agents: () => [...managed.values()].filter((agent) => !agent.stopping).map((agent) => ({ name: agent.name, engine: agent.engine, template: agent.template, state: stateOf(agent), launchedAt: agent.launchedAt, connectedAt: agent.connectedAt })),
     close() {
       closing ??= (async () => {
         closed = true;

@@ -111,5 +111,7 @@ function dashboardSuite(target: ApiTarget): void {
   });
 }
 
+// Before any suite: the target's admin pool closes in an after() hook that must be the file's last.
+const postgres = await postgresTarget();
 dashboardSuite(sqliteTarget);
-dashboardSuite(await postgresTarget());
+dashboardSuite(postgres);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SlipwayError } from '../../../errors/index.js';
 import type { Agent, RunningJob } from '../../../store/index.js';
 import type { Fleet } from '../../provisioning/index.js';
 import { defineRoute, type AnyRoute } from '../route.js';
@@ -67,7 +68,7 @@ export const agentRoutes: AnyRoute[] = [
     scope: 'read',
     response: token,
     handler: async (_ctx, { token: caller }) => {
-      if (caller === null) throw new Error('a read route always has a caller');
+      if (caller === null) throw new SlipwayError('INTERNAL', 'GET /api/v1/me ran without a caller; it needs a token');
       return caller;
     },
   }),
