@@ -230,7 +230,8 @@ export function e2eSuite(title: string, target: E2eTarget, options: { skip?: str
         const doomed = await s.agent('doomed', ['fragile']);
         const started = await s.trigger(name);
         const job = jobNamed(await s.waitForBuild(started.id, (b) => b.jobs[0]?.status === 'running', 'the job to run on the doomed agent'), 'fragile');
-        await s.waitForLog(job.id, (text) => text.includes('first'), 'the first attempt to start');
+        // A line that is just 'first': the echoed command line contains the word too.
+        await s.waitForLog(job.id, (text) => linesEqual(text, 'first') === 1, 'the first attempt to print its first line');
         // The killed agent's job shell lives on as an orphan: the gate ends its loop, the kill its group.
         s.onClose(async () => {
           await writeFile(gate, '');
