@@ -4,7 +4,17 @@ import type { ManagedEngine } from './engines.js';
 import type { ProvisioningMetrics } from './metrics.js';
 
 /** A launch found running at start-up and kept: the agent reconnects to this server on its own. */
-export type AdoptedTask = { launchId: number; engine: string; template: string; agentName: string; taskId: string; tokenId: number | null };
+export type AdoptedTask = {
+  launchId: number;
+  engine: string;
+  template: string;
+  agentName: string;
+  taskId: string;
+  tokenId: number | null;
+  /** The image it was launched with instead of its template's (null: the template's own). */
+  image: string | null;
+  jobsRun: number;
+};
 
 /**
  * Start-up reconciliation, one engine after the other: each task the engine lists whose
@@ -28,12 +38,22 @@ export async function reconcile(input: { store: Store; engines: readonly Managed
         kept.add(task.agentName);
         if (launch.engineTaskId !== task.id) await store.engineLaunches.setTaskId(launch.id, task.id);
         await store.engineLaunches.setState({ id: launch.id, from: ['requested'], to: 'launched' });
-        adopted.push({ launchId: launch.id, engine: engine.name, template: task.template, agentName: task.agentName, taskId: task.id, tokenId: tokens.get(task.agentName) ?? null });
+        adopted.push({
+          launchId: launch.id,
+          engine: engine.name,
+          template: task.template,
+          agentName: task.agentName,
+          taskId: task.id,
+          tokenId: tokens.get(task.agentName) ?? null,
+          image: launch.image,
+          jobsRun: launch.jobsRun,
+        });
         continue;
       }
       await engine.stop(task.id);
       if (launch === undefined && task.state !== 'exited') {
         input.metrics.orphansRemoved.inc({ engine: engine.name });
+        input.metrics.leaksRemoved.inc({ engine: engine.name, kind: 'agent' });
         logger.warn({ engine: engine.name, taskId: task.id, agentName: task.agentName }, 'stopped an orphan engine task');
       }
     }
