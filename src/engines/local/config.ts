@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { SlipwayError, messageOf } from '../../errors/index.js';
+import { templateProblems } from '../templates.js';
 import type { AgentTemplate } from '../types.js';
 
 /**
@@ -8,41 +9,6 @@ import type { AgentTemplate } from '../types.js';
  * server configuration file holds, with defaults); the server adds what only it knows
  * (its id, its state folder, how to start an agent) to make a LocalEngineConfig.
  */
-
-/** The checks a list of templates must pass, shared by the schema and createLocalEngine. */
-export function templateProblems(templates: readonly AgentTemplate[]): string[] {
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  templates.forEach((template, index) => {
-    const where = `templates[${index}]${template.name === '' ? '' : ` (${template.name})`}`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(template.name)) {
-      problems.push(`${where}.name: must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
-    }
-    if (seen.has(template.name)) problems.push(`${where}.name: '${template.name}' is used by another template; names must be unique`);
-    seen.add(template.name);
-    const rules: [keyof AgentTemplate, 'positive' | 'count' | 'positive count'][] = [
-      ['cpus', 'positive'],
-      ['memoryMiB', 'positive count'],
-      ['maxAgents', 'positive count'],
-      ['minIdle', 'count'],
-      ['idleMinutes', 'positive'],
-      ['maxJobsPerAgent', 'count'],
-    ];
-    for (const [key, rule] of rules) {
-      const value = template[key];
-      if (typeof value !== 'number' || !Number.isFinite(value)) problems.push(`${where}.${key}: must be a number, got ${String(value)}`);
-      else if (rule !== 'count' && value <= 0) problems.push(`${where}.${key}: must be a number above 0, got ${value}`);
-      else if (rule !== 'positive' && (!Number.isInteger(value) || value < 0)) problems.push(`${where}.${key}: must be a whole number, got ${value}`);
-    }
-    if (template.minIdle > template.maxAgents) {
-      problems.push(`${where}.minIdle: ${template.minIdle} is more than maxAgents (${template.maxAgents})`);
-    }
-    template.labels.forEach((label, i) => {
-      if (label.trim() === '' || label.includes(',')) problems.push(`${where}.labels[${i}]: must be non-empty and without commas`);
-    });
-  });
-  return problems;
-}
 
 const agentTemplateSchema = z.strictObject({
   /** Unique within the engine: letters, digits, '.', '_', '-'. */

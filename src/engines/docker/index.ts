@@ -1,0 +1,2 @@
+export { createDockerEngine } from './engine.js';
+export { dockerEngineConfigSchema, type DockerEngineConfig, type DockerEngineSettings, type DockerTemplate } from './config.js';
