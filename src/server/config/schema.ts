@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TEMPLATE, localEngineConfigSchema, type LocalEngineSettings } from '../../engines/index.js';
+import { DEFAULT_TEMPLATE, dockerEngineConfigSchema, localEngineConfigSchema, type LocalEngineSettings } from '../../engines/index.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -10,8 +10,8 @@ const milliseconds = (what: string) =>
 /** One engine of the server: `kind` picks the engine, the rest are that engine's options. */
 const engineConfigSchema = z.discriminatedUnion(
   'kind',
-  [localEngineConfigSchema.safeExtend({ kind: z.literal('local') })],
-  { error: 'give each engine a kind: local (docker and swarm follow)' },
+  [localEngineConfigSchema.safeExtend({ kind: z.literal('local') }), dockerEngineConfigSchema.safeExtend({ kind: z.literal('docker') })],
+  { error: 'give each engine a kind: local or docker (swarm follows)' },
 );
 
 export type EngineConfig = z.output<typeof engineConfigSchema>;

@@ -174,6 +174,12 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       agent.jobsRun += 1;
       agent.idleSince = null;
       track(store.engineLaunches.countJob(agent.launchId).then(() => undefined), 'counting a job of an agent failed');
+      const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
+      if (maxJobs > 0 && agent.jobsRun >= maxJobs && !agent.retire) {
+        // Drained now: the dispatcher would give it the next job the moment this one ends, before a tick reaps it.
+        agent.retire = true;
+        track(agents.drain(agent.name).then(() => undefined), 'draining an agent at maxJobsPerAgent failed');
+      }
     } else if (event.type === 'released') {
       agent.idleSince = now();
     }
