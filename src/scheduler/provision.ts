@@ -65,9 +65,9 @@ type Candidate = { pool: Pool; image: string | null };
  * covered by an agent being provisioned gets none), then for each template's warm pool.
  * One launch is one agent, for at most one job. Offers and maxAgents are never exceeded.
  * Images (see images.ts): when some engine runs images, a job naming one is launched in a
- * template serving its labels with that image (the template's own or replacing it), else
- * in an engine's image template; pools are per engine, template and image, maxAgents per
- * template.
+ * template serving its labels with that image (the template's own or replacing it), or in
+ * an engine's image template (no labels) when that has fewer extra labels than any such
+ * template; pools are per engine, template and image, maxAgents per template.
  */
 export function planProvisioning(input: ProvisionInput): Launch[] {
   const pools = poolsOf(input.engines);
@@ -150,29 +150,34 @@ function imagePool(candidate: Candidate): ImagePool {
 }
 
 /**
- * Where the job could run (labels, resources, image), fewest extra labels first: the
- * templates, and only when none serves it, the image templates for a job naming an image.
+ * Where the job could run (labels, resources, image): fewest extra labels first, and
+ * among equals the templates before the image templates, which serve jobs naming an image.
  */
 function candidatesFor(pools: readonly Pool[], job: PendingJob, jobImage: string | null, images: boolean): Candidate[] {
   const need = labelSet(job.labels);
-  const fits = (pool: Pool): boolean => hasAll(pool.labels, need) && (job.cpus ?? 0) <= pool.template.cpus && (job.memoryMiB ?? 0) <= pool.template.memoryMiB;
   const candidates: Candidate[] = [];
   for (const pool of pools) {
-    if (pool.forImages || !fits(pool)) continue;
+    if (!hasAll(pool.labels, need) || (job.cpus ?? 0) > pool.template.cpus || (job.memoryMiB ?? 0) > pool.template.memoryMiB) continue;
+    if (pool.forImages) {
+      if (jobImage !== null) candidates.push({ pool, image: jobImage });
+      continue;
+    }
     const image = images ? launchImage(pool.template.image, jobImage) : null;
     if (image !== undefined) candidates.push({ pool, image });
   }
-  if (candidates.length === 0 && jobImage !== null) {
-    for (const pool of pools) if (pool.forImages && fits(pool)) candidates.push({ pool, image: jobImage });
-  }
-  return candidates.sort((a, b) => a.pool.labels.size - b.pool.labels.size);
+  return candidates.sort((a, b) => rank(a.pool) - rank(b.pool));
+}
+
+/** Extra labels first, then templates before image templates. */
+function rank(pool: Pool): number {
+  return pool.labels.size * 2 + (pool.forImages ? 1 : 0);
 }
 
 /** Among candidates sorted by extra labels: the first with room, ties going to the most room. */
 function bestToLaunch(serving: readonly Candidate[]): Candidate | undefined {
   let best: { candidate: Candidate; room: number } | undefined;
   for (const candidate of serving) {
-    if (best !== undefined && candidate.pool.labels.size > best.candidate.pool.labels.size) break;
+    if (best !== undefined && rank(candidate.pool) > rank(best.candidate.pool)) break;
     const free = room(candidate.pool);
     if (free > 0 && (best === undefined || free > best.room)) best = { candidate, room: free };
   }

@@ -67,6 +67,13 @@ describe('planProvisioning with images', () => {
     assert.deepEqual(plan([job(1, { labels: ['docker'] })], engines), [{ engine: 'docker', template: 'build', forJobIds: [1], image: null }]);
   });
 
+  it('prefers the image template to a template with extra labels for a job naming an image, and a template with exactly its labels to both', () => {
+    const engines = [engine('docker', { templates: [template('build', { labels: ['docker'], image: 'slipway/build' })], imageTemplate })];
+    assert.deepEqual(plan([job(1, { image: 'python:3' })], engines), [{ engine: 'docker', template: 'job-image', forJobIds: [1], image: 'python:3' }]);
+    const plain = [engine('docker', { templates: [template('plain', { image: 'slipway/base' })], imageTemplate })];
+    assert.deepEqual(plan([job(1, { image: 'python:3' })], plain), [{ engine: 'docker', template: 'plain', forJobIds: [1], image: 'python:3' }]);
+  });
+
   it('launches the image template for a job naming an image whose labels no template serves', () => {
     const engines = [engine('docker', { templates: [template('build', { labels: ['docker'], image: 'slipway/build' })], imageTemplate })];
     const local = engine('local', { templates: [template('default')] });
