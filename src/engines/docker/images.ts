@@ -33,8 +33,8 @@ export function imagePuller(docker: Docker, engineName: string) {
     } catch (error) {
       const fix =
         origin === 'job'
-          ? `check the job's image: name, tag and registry; a private registry must be logged in on the Docker host (docker login)`
-          : `build or pull it on the Docker host (docker pull ${image}), log the host in to its registry, or change the template's image`;
+          ? `check the job's image name, tag and registry; the engine pulls without registry credentials, so an image from a private registry must be pulled on the Docker host first (docker pull ${image})`
+          : `build or pull it on the Docker host (docker pull ${image}; the engine pulls without registry credentials), or change the template's image`;
       throw new SlipwayError(origin === 'job' ? 'USAGE' : 'ENGINE_UNAVAILABLE', `engine '${engineName}': image '${image}' is not on the Docker host and pulling it failed (${messageOf(error)}); ${fix}`, {
         cause: error,
       });
