@@ -114,7 +114,8 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
     await withDockerScene(
       (dir) =>
         'engines:\n' +
-        dockerEngine('docker', [template(dir, { name: 'plain', labels: ['plain'], image: 'slipway/base:bookworm' })], {
+        // maxJobsPerAgent 1: x's agent, in slipway/build, would otherwise take y as well if x ends first.
+        dockerEngine('docker', [template(dir, { name: 'plain', labels: ['plain'], image: 'slipway/base:bookworm', maxJobsPerAgent: 1 })], {
           imageTemplate: { cpus: 0.25, memoryMiB: 256, maxAgents: 2, idleMinutes: 0.05, volumes: [`${dir}:${dir}:ro`] },
         }),
       async (s) => {
@@ -213,14 +214,19 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
               services: [{ name: 'slipway/base:bookworm', alias: 'cache', entrypoint: ['sh', '-c', 'sleep 600'] }],
               script: ['grep -w cache /etc/hosts', 'echo service-reached', 'sleep 8'],
             },
+            broken: { labels: ['svc'], services: ['127.0.0.1:5000/slipway-missing:none'], script: ['echo never'] },
           }),
         );
         const started = await s.trigger(name);
-        await waitFor('the service container to run', async () => (await s.containers({ 'slipway.kind': 'service' })).length === 1, 90_000);
+        await waitFor('the service container to run', async () => (await s.containers({ 'slipway.kind': 'service' })).length >= 1, 90_000);
         const build = await s.waitForBuild(started.id, isFinished, 'the build to finish', 90_000);
         const log = await s.logRaw(jobNamed(build, 'job').id);
-        assert.equal(build.status, 'success', log);
+        assert.equal(jobNamed(build, 'job').status, 'success', log);
         assert.match(log, /service-reached/);
+        const broken = jobNamed(build, 'broken');
+        assert.equal(broken.status, 'failed');
+        assert.equal(broken.failure?.kind, 'system_failure');
+        assert.match(broken.failure?.message ?? '', /127\.0\.0\.1:5000\/slipway-missing:none/);
         await waitFor('the service container to be removed', async () => (await s.containers({ 'slipway.kind': 'service' })).length === 0, 30_000);
       },
     );

@@ -11,7 +11,7 @@ import type { AttemptEnded, BuildController } from '../builds/index.js';
 import { hashToken, newToken } from '../crypto/index.js';
 import type { ManagedEngine } from './engines.js';
 import { createProvisioningMetrics, type ProvisioningMetrics } from './metrics.js';
-import { reconcile } from './reconcile.js';
+import { agentGone, reconcile } from './reconcile.js';
 import { sweepLeaks } from './sweep.js';
 
 export type ProvisioningOptions = {
@@ -137,7 +137,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
 
   // Before list(): an engine reports the end of tasks it listed only to listeners it has.
   const unsubscribe = options.engines.map(({ engine }) => engine.onTaskEvent((event) => track(taskExited(engine, event), 'recording an agent exit failed')));
-  for (const task of await reconcile({ store, engines: options.engines, metrics, logger })) {
+  for (const task of await reconcile({ store, builds, engines: options.engines, metrics, logger })) {
     managed.set(task.agentName, {
       launchId: task.launchId,
       engine: task.engine,
@@ -154,6 +154,14 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       jobsRun: task.jobsRun,
       stopping: false,
     });
+  }
+  for (const agent of managed.values()) {
+    const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
+    if (maxJobs > 0 && agent.jobsRun >= maxJobs) {
+      // It ran its jobs before the restart: no job for it once it reconnects.
+      agent.retire = true;
+      track(agents.drain(agent.name).then(() => undefined), 'draining an adopted agent failed');
+    }
   }
   const stopListening = agents.onAgentEvent(onAgentEvent);
   const stopEnds = builds.onAttemptEnded((ended) => attemptEnded(ended));
@@ -374,8 +382,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     if (managed.get(agent.name) === agent) managed.delete(agent.name);
     await store.engineLaunches.setState({ id: agent.launchId, from: activeLaunchStates, to: outcome.state, error: outcome.error });
     if (agent.tokenId !== null) await store.tokens.revoke(agent.tokenId);
-    const known = await store.agents.getByName(agent.name);
-    if (known !== null) await store.agents.setStatus({ id: known.id, from: ['online', 'unreachable'], to: 'offline' });
+    await agentGone(store, builds, agent.name);
     agents.undrain(agent.name);
     poke();
   }
@@ -392,11 +399,10 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     const outOfMemory = `out of memory: the agent's container exceeded its ${memoryMiB === undefined ? '' : `${memoryMiB} MiB `}limit`;
     const error = clean ? null : oom ? `${outOfMemory}; ${where}` : `agent ${agent.name} exited with code ${event.exitCode ?? 'unknown'}${agent.connectedAt === null ? ' before it connected' : ''}; ${where}`;
     logger[clean ? 'info' : 'warn']({ engine: engine.name, agentName: agent.name, taskId: event.taskId, exitCode: event.exitCode, reason: event.reason }, 'engine agent exited');
-    // Its attempts end now, not when the agent is declared lost minutes later.
+    // Its attempts end now, not when the agent is declared lost minutes later (finish() loses the others).
     const known = await store.agents.getByName(agent.name);
-    for (const attempt of known === null ? [] : await store.attempts.listRunningByAgent(known.id)) {
-      if (oom) await builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: `${outOfMemory}; give the job less to do or its template more memoryMiB` }, exitCode: null });
-      else await builds.attemptLost(attempt.id);
+    for (const attempt of known === null || !oom ? [] : await store.attempts.listRunningByAgent(known.id)) {
+      await builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: `${outOfMemory}; give the job less to do or its template more memoryMiB` }, exitCode: null });
     }
     // Removes what the engine keeps of the task (the local engine's marker).
     await engine.stop(event.taskId);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { activeLaunchStates, type Store } from '../../store/index.js';
+import type { BuildController } from '../builds/index.js';
 import type { ManagedEngine } from './engines.js';
 import type { ProvisioningMetrics } from './metrics.js';
 
@@ -21,9 +22,15 @@ export type AdoptedTask = {
  * agent has an active launch row is adopted; every other task is stopped (running ones
  * are orphans of a crash between the engine starting them and the store recording them;
  * exited ones only have their marker removed); a launch row whose task is gone is marked
- * stopped, its token revoked and its agent offline.
+ * stopped, its token revoked and its agent offline (its running attempts lost).
  */
-export async function reconcile(input: { store: Store; engines: readonly ManagedEngine[]; metrics: ProvisioningMetrics; logger: Logger }): Promise<AdoptedTask[]> {
+export async function reconcile(input: {
+  store: Store;
+  builds: BuildController;
+  engines: readonly ManagedEngine[];
+  metrics: ProvisioningMetrics;
+  logger: Logger;
+}): Promise<AdoptedTask[]> {
   const { store, logger } = input;
   const tokens = await activeAgentTokens(store);
   const adopted: AdoptedTask[] = [];
@@ -62,8 +69,7 @@ export async function reconcile(input: { store: Store; engines: readonly Managed
       await store.engineLaunches.setState({ id: launch.id, from: activeLaunchStates, to: 'stopped', error: 'its engine task was gone when the server started' });
       const tokenId = tokens.get(launch.agentName);
       if (tokenId !== undefined) await store.tokens.revoke(tokenId);
-      const agent = await store.agents.getByName(launch.agentName);
-      if (agent !== null) await store.agents.setStatus({ id: agent.id, from: ['online', 'unreachable'], to: 'offline' });
+      await agentGone(store, input.builds, launch.agentName);
     }
   }
   logger.info({ adopted: adopted.length }, 'engines reconciled');
@@ -79,4 +85,16 @@ async function activeAgentTokens(store: Store): Promise<Map<string, number>> {
     cursor = page.nextCursor;
     if (cursor === null) return byName;
   }
+}
+
+/**
+ * The agent's task is gone: attempts it was running are lost now (retried or failed by
+ * the controller) — an offline agent is never declared lost by the liveness check — and
+ * the agent is marked offline.
+ */
+export async function agentGone(store: Store, builds: BuildController, agentName: string): Promise<void> {
+  const agent = await store.agents.getByName(agentName);
+  if (agent === null) return;
+  for (const attempt of await store.attempts.listRunningByAgent(agent.id)) await builds.attemptLost(attempt.id);
+  await store.agents.setStatus({ id: agent.id, from: ['online', 'unreachable'], to: 'offline' });
 }
