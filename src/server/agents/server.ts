@@ -223,7 +223,9 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         cancel.push(attemptId);
         continue;
       }
-      resume.push({ attemptId, ackedSeq: await options.files.logs.lastSeq(logKeyOf(attempt)) });
+      // One event back: when the last one stored is the attempt's end, a server killed before
+      // recording it hears it again (a duplicate otherwise, acknowledged and ignored).
+      resume.push({ attemptId, ackedSeq: Math.max(0, (await options.files.logs.lastSeq(logKeyOf(attempt))) - 1) });
       const job = await store.jobs.get(attempt.jobId);
       const spec = job?.spec as JobSpec | undefined;
       connection.active.set(attemptId, { cpus: spec?.resources.cpus ?? 0, memoryMiB: spec?.resources.memoryMiB ?? 0 });
