@@ -22,7 +22,7 @@ import type { ServerConfig } from '../config/index.js';
 import { hashToken } from '../crypto/index.js';
 import type { EventBus } from '../events/index.js';
 import { cut, send, type Connection } from './connection.js';
-import { createDispatcher, type AgentEvent } from './dispatch.js';
+import { createDispatcher, type AgentEvent, type EngineHooks } from './dispatch.js';
 import { logKeyOf, type FileStores } from './files.js';
 import { ReadGate } from './flow.js';
 import { createIngest } from './ingest.js';
@@ -62,6 +62,8 @@ export type AgentServer = {
    */
   drain(name: string): Promise<boolean>;
   undrain(name: string): void;
+  /** The engine manager's hooks: agents' images, and services for jobs that have them. */
+  useEngines(hooks: EngineHooks): void;
   /** Hears agents connect, leave, take and finish jobs, and rounds that left jobs waiting. */
   onAgentEvent(listener: (event: AgentEvent) => void): () => void;
   /**
@@ -107,7 +109,20 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   };
   const dispatchable = (): Connection[] => [...connections.values()].filter((connection) => !draining.has(connection.name));
 
-  const dispatcher = createDispatcher({ store, builds, secretsKey: options.secretsKey, publicUrl: options.publicUrl, connections: dispatchable, metrics, logger, now, onAgentEvent: emit });
+  let engineHooks: EngineHooks | null = null;
+  const dispatcher = createDispatcher({
+    store,
+    builds,
+    secretsKey: options.secretsKey,
+    publicUrl: options.publicUrl,
+    registryAddress: config.registry?.address ?? null,
+    engines: () => engineHooks,
+    connections: dispatchable,
+    metrics,
+    logger,
+    now,
+    onAgentEvent: emit,
+  });
   const ingest = createIngest({
     store,
     logs: options.files.logs,
@@ -220,14 +235,19 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
     const reported = new Set<number>();
-    for (const { attemptId } of message.running) {
+    for (const { attemptId, lastSeq } of message.running) {
       reported.add(attemptId);
       const attempt = await store.attempts.get(attemptId);
       if (attempt === null || attempt.agentId !== agent.id || attempt.revokedAt !== null || attempt.finishedAt !== null) {
         cancel.push(attemptId);
         continue;
       }
-      resume.push({ attemptId, ackedSeq: await options.files.logs.lastSeq(logKeyOf(attempt)) });
+      // An agent with nothing newer than what is stored resumes one event back: when that last
+      // event is the attempt's end, a server killed before recording it hears it again (a
+      // duplicate otherwise, acknowledged and ignored; an agent that had it acknowledged
+      // resends its log from the start).
+      const stored = await options.files.logs.lastSeq(logKeyOf(attempt));
+      resume.push({ attemptId, ackedSeq: lastSeq <= stored ? Math.max(0, stored - 1) : stored });
       const job = await store.jobs.get(attempt.jobId);
       const spec = job?.spec as JobSpec | undefined;
       connection.active.set(attemptId, { cpus: spec?.resources.cpus ?? 0, memoryMiB: spec?.resources.memoryMiB ?? 0 });
@@ -332,6 +352,9 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     undrain(name) {
       draining.delete(name);
     },
+    useEngines(hooks) {
+      engineHooks = hooks;
+    },
     onAgentEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -353,7 +376,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         for (const ws of wss.clients) ws.close(CloseCode.GOING_AWAY, 'the server is shutting down');
         for (const connection of connections.values()) connection.cut = true;
         connections.clear();
-        await dispatcher.idle();
+        await dispatcher.settled();
         while (inFlight.size > 0) await Promise.all([...inFlight]);
         await ingest.close();
         await closedWithin([...wss.clients], CLOSE_WAIT_MS);

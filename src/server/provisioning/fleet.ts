@@ -12,6 +12,8 @@ export type ProvisionedAgent = {
   launchedAt: number;
   /** When the manager first saw it connected and ready; null while provisioning. */
   connectedAt: number | null;
+  /** The image it was launched with in place of its template's (a job's); null: the template's own. */
+  image: string | null;
 };
 
 export type FleetAgentState = EngineAgentState | 'unreachable';
@@ -102,7 +104,7 @@ export function createFleet(options: { agents: AgentServer; now?: () => number; 
         name: connection.name,
         engine: engineAgent?.engine ?? null,
         template: engineAgent?.template ?? null,
-        image: template?.image ?? null,
+        image: engineAgent?.image ?? template?.image ?? null,
         // An engine's agent counts as provisioning until it says it has room (as the manager counts it).
         state: connection.busy ? 'busy' : !connection.ready && engineAgent !== undefined ? 'provisioning' : 'idle',
         connectedAt: connectedAt.get(connection.agentId) ?? null,
@@ -117,7 +119,7 @@ export function createFleet(options: { agents: AgentServer; now?: () => number; 
         name: agent.name,
         engine: agent.engine,
         template: agent.template,
-        image: template?.image ?? null,
+        image: agent.image ?? template?.image ?? null,
         state: agent.connectedAt === null ? 'provisioning' : 'unreachable',
         connectedAt: null,
         resources: template === null ? null : { cpus: template.cpus, memoryMiB: template.memoryMiB },

@@ -3,6 +3,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { DialectName } from '../context.js';
 import type { StoreLogger } from '../logger.js';
 import { initial } from './0001-initial.js';
+import { engineLaunchImage } from './0002-engine-launch-image.js';
 import { buildCommits } from './0003-build-commits.js';
 import { jobsStartedIndex } from './0004-jobs-started-index.js';
 
@@ -13,6 +14,7 @@ import { jobsStartedIndex } from './0004-jobs-started-index.js';
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-initial': initial(dialect),
+    '0002-engine-launch-image': engineLaunchImage(),
     '0003-build-commits': buildCommits(dialect),
     '0004-jobs-started-index': jobsStartedIndex(),
   };

@@ -192,16 +192,16 @@ describe('capacity samples', () => {
     const template = { ...DEFAULT_TEMPLATE, name: 'warm', cpus: 0.1, memoryMiB: 100 };
     const engine = { name: 'e', kind: 'local', templates: [template] } as unknown as Parameters<ReturnType<typeof createFleet>['attach']>[0]['engines'][number];
     const provisioned = [
-      { name: 'e-1', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null },
-      { name: 'e-2', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null },
-      { name: 'e-3', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null },
+      { name: 'e-1', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null, image: null },
+      { name: 'e-2', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null, image: null },
+      { name: 'e-3', engine: 'e', template: 'warm', state: 'provisioning' as const, launchedAt: clock, connectedAt: null, image: null },
       // Connected once, and its connection is gone now.
-      { name: 'e-4', engine: 'e', template: 'warm', state: 'idle' as const, launchedAt: clock, connectedAt: clock },
+      { name: 'e-4', engine: 'e', template: 'warm', state: 'idle' as const, launchedAt: clock, connectedAt: clock, image: null },
     ];
     const fleet = createFleet({ agents: endpoint, now: () => clock, sampleIntervalMs: 3_600_000, keepMs: 60 * 60_000 });
     try {
       assert.deepEqual(fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 0, cpusInUse: 0, memoryMiBInUse: 0 }, 'before the engines start only connected agents count');
-      fleet.attach({ engines: [engine], provisioner: { poke: () => undefined, close: async () => undefined, agents: () => provisioned } });
+      fleet.attach({ engines: [engine], provisioner: { poke: () => undefined, sweep: async () => undefined, close: async () => undefined, agents: () => provisioned } });
       clock += 15_000;
       assert.deepEqual(fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 3, cpusInUse: 0.4, memoryMiBInUse: 400 });
       assert.deepEqual(
