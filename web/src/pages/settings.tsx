@@ -3,9 +3,10 @@ import { useState } from 'preact/hooks';
 import { api, enc, get } from '../api/client.js';
 import type { Page, Project, Secret, Token } from '../api/types.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { DangerButton, SubmitForm } from '../components/submit.js';
 import { classed, Table } from '../components/table.js';
 import { ago, exact } from '../format.js';
-import { useLoad, useSubmit, useTitle, type Submit } from '../hooks.js';
+import { useLoad, useSubmit, useTitle } from '../hooks.js';
 import type { Location } from '../router.js';
 
 const TABS = [
@@ -15,21 +16,6 @@ const TABS = [
 ] as const;
 
 const allProjects = (signal: AbortSignal) => get<Page<Project>>('/api/v1/projects?limit=500', signal);
-
-/** A red button that asks first, then runs its call through submit (whose error the page shows). */
-function DangerButton({ label, question, submit, action }: { label: string; question: string; submit: Submit; action(): Promise<void> }): JSX.Element {
-  return (
-    <button
-      type="button"
-      class="danger"
-      onClick={() => {
-        if (window.confirm(question)) void submit.run(action);
-      }}
-    >
-      {label}
-    </button>
-  );
-}
 
 function ProjectsTab(): JSX.Element {
   const projects = useLoad(allProjects, []);
@@ -41,16 +27,13 @@ function ProjectsTab(): JSX.Element {
   return (
     <>
       <Card title="New project" id="new-project">
-        <form
-          class="grid-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await api('POST', '/api/v1/projects', { name: name.trim(), repositoryUrl: url.trim(), defaultBranch: branch.trim() || 'main' });
-              setName('');
-              setUrl('');
-              projects.reload();
-            });
+        <SubmitForm
+          submit={form}
+          action={async () => {
+            await api('POST', '/api/v1/projects', { name: name.trim(), repositoryUrl: url.trim(), defaultBranch: branch.trim() || 'main' });
+            setName('');
+            setUrl('');
+            projects.reload();
           }}
         >
           <div class="field">
@@ -68,7 +51,7 @@ function ProjectsTab(): JSX.Element {
           <button type="submit" class="primary" disabled={form.busy}>
             Create project
           </button>
-        </form>
+        </SubmitForm>
         <ErrorBox error={form.error} />
       </Card>
       <Card title="Projects" id="projects-list">
@@ -111,16 +94,13 @@ function TokensTab(): JSX.Element {
   return (
     <>
       <Card title="New API token" id="new-token">
-        <form
-          class="grid-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              const answer = await api<{ token: string }>('POST', '/api/v1/tokens', { name: name.trim(), scopes: [scope] });
-              setCreated(answer.token);
-              setName('');
-              tokens.reload();
-            });
+        <SubmitForm
+          submit={form}
+          action={async () => {
+            const answer = await api<{ token: string }>('POST', '/api/v1/tokens', { name: name.trim(), scopes: [scope] });
+            setCreated(answer.token);
+            setName('');
+            tokens.reload();
           }}
         >
           <div class="field grow">
@@ -138,7 +118,7 @@ function TokensTab(): JSX.Element {
           <button type="submit" class="primary" disabled={form.busy}>
             Create token
           </button>
-        </form>
+        </SubmitForm>
         <ErrorBox error={form.error} />
         {created === null ? null : (
           <div class="notice" role="status">
@@ -210,19 +190,16 @@ function SecretsTab(): JSX.Element {
           ))}
         </select>
       </div>
-      <form
-        class="grid-form"
-        onSubmit={(e) => {
-          e.preventDefault();
+      <SubmitForm
+        submit={form}
+        action={async () => {
           const secretName = name.trim();
-          void form.run(async () => {
-            await api('PUT', `/api/v1/projects/${enc(chosen)}/secrets/${enc(secretName)}`, { value });
-            // The value leaves the page as soon as the server has it.
-            setValue('');
-            setName('');
-            setSaved(secretName);
-            secrets.reload();
-          });
+          await api('PUT', `/api/v1/projects/${enc(chosen)}/secrets/${enc(secretName)}`, { value });
+          // The value leaves the page as soon as the server has it.
+          setValue('');
+          setName('');
+          setSaved(secretName);
+          secrets.reload();
         }}
       >
         <div class="field">
@@ -236,7 +213,7 @@ function SecretsTab(): JSX.Element {
         <button type="submit" class="primary" disabled={form.busy || chosen === ''}>
           Save secret
         </button>
-      </form>
+      </SubmitForm>
       <ErrorBox error={form.error ?? secrets.error ?? remove.error} />
       {saved === null ? null : (
         <p class="notice" role="status">
