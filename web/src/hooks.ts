@@ -72,3 +72,23 @@ export function useTitle(title: string): void {
     document.title = `${title} · Slipway`;
   }, [title]);
 }
+
+export type Submit = { busy: boolean; error: Error | null; run(fn: () => Promise<void>): Promise<void> };
+
+/** Runs an API call from a form or button: busy while it runs, its error kept (cleared on the next run). */
+export function useSubmit(): Submit {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (caught) {
+      setError(caught as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}

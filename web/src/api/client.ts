@@ -58,6 +58,16 @@ export async function api<T>(method: string, path: string, body?: unknown, optio
 
 export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => api<T>('GET', path, undefined, signal === undefined ? {} : { signal });
 
+/** Like get, but null when the server answers 404 (a server without that part of the API, or nothing kept). */
+export async function getUnlessMissing<T>(path: string, signal?: AbortSignal): Promise<T | null> {
+  try {
+    return await get<T>(path, signal);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
 /** Downloads a file that needs the token: a plain link can't send the Authorization header. */
 export async function download(path: string, fileName: string): Promise<void> {
   const response = await request('GET', path);

@@ -1,58 +1,17 @@
-/** The server's answers, as the UI reads them (docs/api.md has the whole shapes). */
+/**
+ * The server's answers, as the UI reads them (docs/api.md has the whole shapes). Where the
+ * server has a response schema, the type comes from it: type-only imports, erased from the
+ * bundle, so the UI and the API cannot drift apart.
+ */
+import type { z } from 'zod';
+import type { buildView, jobView } from '../../../src/server/http/routes/builds.js';
+import type { ApiProject, token } from '../../../src/server/http/schemas.js';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
-export type Project = {
-  id: number;
-  name: string;
-  repositoryUrl: string;
-  defaultBranch: string;
-  pipelinePath: string;
-  variables: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-};
-
-export type JobFailure = { kind: string; message: string; exitCode?: number };
-
-export type Job = {
-  id: number;
-  buildId: number;
-  name: string;
-  stage: string;
-  status: string;
-  when: string;
-  needs: string[] | null;
-  labels: string[];
-  failureAllowed: boolean;
-  failure: JobFailure | null;
-  attempts: number;
-  queuedAt: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  createdAt: number;
-};
-
-export type PipelineError = { file: string; line: number; column: number; message: string };
-
-export type Build = {
-  id: number;
-  projectId: number;
-  project: string;
-  number: number;
-  status: string;
-  ref: string;
-  commitSha: string;
-  commitMessage: string | null;
-  commitAuthor: string | null;
-  source: string;
-  variables: Record<string, string>;
-  errors: PipelineError[] | null;
-  reason: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-};
+export type Project = ApiProject;
+export type Job = z.infer<typeof jobView>;
+export type Build = z.infer<typeof buildView>;
 
 export type BuildWithJobs = Build & { jobs: Job[] };
 
@@ -61,7 +20,7 @@ export type LogPage = { attempt: number; text: string; nextOffset: number; size:
 export type ArtifactEntry = { path: string; type: string; size: number; mode: number; linkTarget: string | null };
 export type ArtifactList = { artifact: unknown; entries: ArtifactEntry[] };
 
-export type Token = { id: number; name: string; scopes: string[]; createdAt: number; expiresAt: number | null; revokedAt: number | null; lastUsedAt?: number | null };
+export type Token = z.infer<typeof token>;
 export type Secret = { name: string; updatedAt: number };
 
 export type AgentJob = { jobId: number; jobName: string; buildId: number; buildNumber: number; project: string };

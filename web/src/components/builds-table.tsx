@@ -3,61 +3,40 @@ import { enc } from '../api/client.js';
 import type { Build } from '../api/types.js';
 import { ago, duration, elapsed, exact, shortSha } from '../format.js';
 import { Status } from './status.js';
+import { classed, Table } from './table.js';
 
 export const buildHref = (build: Pick<Build, 'id'>): string => `/builds/${build.id}`;
 
 /** Builds as a table; on a narrow window the less important columns go (see .hide-narrow). */
 export function BuildsTable({ builds, showProject, now }: { builds: Build[]; showProject: boolean; now: number }): JSX.Element {
   return (
-    <div class="table-wrap">
-      <table class="builds">
-        <thead>
-          <tr>
-            <th scope="col">Status</th>
-            <th scope="col">Build</th>
-            {showProject ? <th scope="col">Project</th> : null}
-            <th scope="col">Ref</th>
-            <th scope="col">Commit</th>
-            <th scope="col" class="hide-narrow">
-              Trigger
-            </th>
-            <th scope="col" class="hide-narrow">
-              Duration
-            </th>
-            <th scope="col" class="hide-narrow">
-              Started
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {builds.map((build) => (
-            <tr key={build.id} data-build={build.id} data-status={build.status}>
-              <td>
-                <Status status={build.status} />
-              </td>
-              <td>
-                <a href={buildHref(build)}>#{build.number}</a>
-              </td>
-              {showProject ? (
-                <td>
-                  <a href={`/projects/${enc(build.project)}`}>{build.project}</a>
-                </td>
-              ) : null}
-              <td>
-                <code class="ref">{build.ref}</code>
-              </td>
-              <td class="commit">
-                <code title={build.commitSha}>{shortSha(build.commitSha)}</code> <span class="message">{build.commitMessage?.split('\n')[0] ?? ''}</span>
-              </td>
-              <td class="hide-narrow">{build.source}</td>
-              <td class="hide-narrow num">{duration(elapsed(build.startedAt, build.finishedAt, now))}</td>
-              <td class="hide-narrow" title={exact(build.createdAt)}>
-                {ago(build.createdAt, now)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table class="builds" columns={['Status', 'Build', showProject ? 'Project' : null, 'Ref', 'Commit', ...classed('hide-narrow', 'Trigger', 'Duration', 'Started')]}>
+      {builds.map((build) => (
+        <tr key={build.id} data-build={build.id} data-status={build.status}>
+          <td>
+            <Status status={build.status} />
+          </td>
+          <td>
+            <a href={buildHref(build)}>#{build.number}</a>
+          </td>
+          {showProject ? (
+            <td>
+              <a href={`/projects/${enc(build.project)}`}>{build.project}</a>
+            </td>
+          ) : null}
+          <td>
+            <code class="ref">{build.ref}</code>
+          </td>
+          <td class="commit">
+            <code title={build.commitSha}>{shortSha(build.commitSha)}</code> <span class="message">{build.commitMessage?.split('\n')[0] ?? ''}</span>
+          </td>
+          <td class="hide-narrow">{build.source}</td>
+          <td class="hide-narrow num">{duration(elapsed(build.startedAt, build.finishedAt, now))}</td>
+          <td class="hide-narrow" title={exact(build.createdAt)}>
+            {ago(build.createdAt, now)}
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }

@@ -34,3 +34,13 @@ export function Card({ title, children, actions, id }: { title: string; children
 export function Empty({ children }: { children: ComponentChildren }): JSX.Element {
   return <p class="empty">{children}</p>;
 }
+
+/** A page whose main record is not here yet: loading, or why it failed. */
+export function Unloaded({ error, what }: { error: Error | null; what: string }): JSX.Element {
+  return (
+    <main id="main" class="page">
+      <ErrorBox error={error} />
+      {error === null ? <Loading what={what} /> : null}
+    </main>
+  );
+}

@@ -1,3 +1,5 @@
+import { lastAtOrBefore } from './sorted.js';
+
 /**
  * A job log held once as a string, with its lines indexed in a Uint32Array of start
  * offsets: a million lines cost 4 MB of index and no per-line objects. Lines are parsed
@@ -96,14 +98,7 @@ export class LogDocument {
 
   /** The line holding a character position (binary search of the start offsets). */
   lineAt(position: number): number {
-    let low = 0;
-    let high = this.lineCount - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if ((this.starts[mid] ?? 0) <= position) low = mid;
-      else high = mid - 1;
-    }
-    return low;
+    return lastAtOrBefore(this.starts, position, this.lineCount);
   }
 
   /** Whether the log ends in the middle of a line (the last line may still grow). */

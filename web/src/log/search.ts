@@ -1,5 +1,6 @@
 import { ESCAPES, plainText } from './ansi.js';
 import type { LogDocument } from './document.js';
+import { lastAtOrBefore } from './sorted.js';
 
 /** Matching lines kept at most: the count says "100000+" beyond, and next/prev stay within. */
 export const MAX_MATCHED_LINES = 100_000;
@@ -42,17 +43,6 @@ function plainOf(doc: LogDocument): { text: string; starts: number[]; rawStarts:
   return { text: plain.text + strip(raw.slice(end)), starts: plain.starts, rawStarts: plain.rawStarts };
 }
 
-function lineOf(starts: number[], position: number): number {
-  let low = 0;
-  let high = starts.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >> 1;
-    if ((starts[mid] ?? 0) <= position) low = mid;
-    else high = mid - 1;
-  }
-  return low;
-}
-
 function count(haystack: string, needle: string): number {
   let n = 0;
   for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + needle.length)) n += 1;
@@ -70,7 +60,7 @@ export function searchLog(doc: LogDocument, query: string): SearchResult {
   if (needle === '') return { query, lines: new Uint32Array(0), total: 0, capped: false };
   const plain = plainOf(doc);
   for (let at = plain.text.indexOf(needle); at >= 0 && found.length < MAX_MATCHED_LINES; ) {
-    const k = lineOf(plain.starts, at);
+    const k = lastAtOrBefore(plain.starts, at);
     // A line of the log may show as more than one (a section header is a row of its own).
     const first = doc.lineAt(plain.rawStarts[k] ?? 0);
     const next = plain.rawStarts[k + 1];

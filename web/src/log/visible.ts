@@ -1,4 +1,5 @@
 import type { Fold, LogDocument } from './document.js';
+import { lastAtOrBefore } from './sorted.js';
 
 /**
  * The lines shown when some folds are closed, as a Uint32Array of line numbers; null
@@ -28,15 +29,7 @@ export function visibleLines(doc: LogDocument, closed: ReadonlySet<number>): Uin
 
 /** Where line sits in the shown lines (the nearest shown line before it when it is folded away). */
 export function shownIndex(visible: Uint32Array | null, line: number): number {
-  if (visible === null) return line;
-  let low = 0;
-  let high = visible.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >> 1;
-    if ((visible[mid] ?? 0) <= line) low = mid;
-    else high = mid - 1;
-  }
-  return low;
+  return visible === null ? line : lastAtOrBefore(visible, line);
 }
 
 /** The folds that hide line: opening them shows it. */

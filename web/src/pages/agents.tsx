@@ -1,20 +1,16 @@
 import type { JSX } from 'preact';
-import { ApiError, enc, get } from '../api/client.js';
+import { enc, getUnlessMissing } from '../api/client.js';
 import type { Agent } from '../api/types.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { classed, Table } from '../components/table.js';
 import { ago, exact } from '../format.js';
 import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 
 const STATES = ['busy', 'idle', 'provisioning', 'unreachable'] as const;
 
 async function loadAgents(signal: AbortSignal): Promise<Agent[] | null> {
-  try {
-    const answer = await get<{ items: Agent[] } | Agent[]>('/api/v1/agents', signal);
-    return Array.isArray(answer) ? answer : answer.items;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
-    throw error;
-  }
+  const answer = await getUnlessMissing<{ items: Agent[] } | Agent[]>('/api/v1/agents', signal);
+  return answer === null || Array.isArray(answer) ? answer : answer.items;
 }
 
 function groupKey(agent: Agent): string {
@@ -37,41 +33,26 @@ export function AgentsPage(): JSX.Element {
       {agents.data !== null && agents.data.length === 0 ? <Empty>No agent is connected or being launched. Engines launch agents when jobs are queued.</Empty> : null}
       {[...groups.entries()].map(([key, list]) => (
         <Card key={key} title={key} id={`group-${key.replace(/\W+/g, '-')}`} actions={<span class="counts">{STATES.map((s) => `${list.filter((a) => a.state === s).length} ${s}`).join(' · ')}</span>}>
-          <div class="table-wrap">
-            <table class="agents">
-              <thead>
-                <tr>
-                  <th scope="col">Agent</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Current job</th>
-                  <th scope="col" class="hide-narrow">
-                    Labels
-                  </th>
-                  <th scope="col" class="hide-narrow">
-                    Connected
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((agent) => (
-                  <tr key={`${agent.id ?? 'p'}-${agent.name}`} data-state={agent.state}>
-                    <td>
-                      {agent.name}
-                      {agent.image ? <div class="muted small">{agent.image}</div> : null}
-                    </td>
-                    <td>
-                      <span class={`status status-agent-${agent.state}`}>{agent.state}</span>
-                    </td>
-                    <td>
-                      {agent.jobs.length === 0
-                        ? '—'
-                        : agent.jobs.map((job) => (
-                            <div key={job.jobId}>
-                              <a href={`/jobs/${job.jobId}`}>{job.jobName}</a>{' '}
-                              <span class="muted">
-                                (<a href={`/projects/${enc(job.project)}`}>{job.project}</a> <a href={`/builds/${job.buildId}`}>#{job.buildNumber}</a>)
-                              </span>
-                            </div>
+          <Table class="agents" columns={['Agent', 'State', 'Current job', ...classed('hide-narrow', 'Labels', 'Connected')]}>
+            {list.map((agent) => (
+              <tr key={`${agent.id ?? 'p'}-${agent.name}`} data-state={agent.state}>
+                <td>
+                  {agent.name}
+                  {agent.image ? <div class="muted small">{agent.image}</div> : null}
+                </td>
+                <td>
+                  <span class={`status status-agent-${agent.state}`}>{agent.state}</span>
+                </td>
+                <td>
+                  {agent.jobs.length === 0
+                    ? '—'
+                    : agent.jobs.map((job) => (
+                        <div key={job.jobId}>
+                          <a href={`/jobs/${job.jobId}`}>{job.jobName}</a>{' '}
+                          <span class="muted">
+                            (<a href={`/projects/${enc(job.project)}`}>{job.project}</a> <a href={`/builds/${job.buildId}`}>#{job.buildNumber}</a>)
+                          </span>
+                        </div>
                           ))}
                     </td>
                     <td class="hide-narrow">{agent.labels.length === 0 ? <span class="muted">none</span> : agent.labels.map((l) => <code key={l} class="label">{l}</code>)}</td>
@@ -79,10 +60,8 @@ export function AgentsPage(): JSX.Element {
                       {agent.connectedAt === null ? '—' : ago(agent.connectedAt, now)}
                     </td>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+            ))}
+          </Table>
         </Card>
       ))}
     </main>

@@ -1,34 +1,24 @@
 import type { JSX } from 'preact';
-import { useState } from 'preact/hooks';
 import { buildIdByNumber } from '../api/builds.js';
 import { api, enc, get } from '../api/client.js';
 import type { BuildWithJobs, Job } from '../api/types.js';
 import { PipelineGraph, stagesOf } from '../components/graph.js';
-import { Card, ErrorBox, Loading } from '../components/common.js';
+import { Card, ErrorBox, Loading, Unloaded } from '../components/common.js';
 import { Status } from '../components/status.js';
 import { ago, duration, elapsed, exact, isFinished, shortSha } from '../format.js';
-import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
+import { useEvents, useLoad, useNow, useSubmit, useTitle } from '../hooks.js';
 import { navigate } from '../router.js';
 
 /** A button for an action of the API; shows its error next to it. */
 export function ActionButton({ label, path, onDone, primary = false, confirm }: { label: string; path: string; onDone(answer: unknown): void; primary?: boolean; confirm?: string }): JSX.Element {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | null>(null);
-  const run = async () => {
+  const { busy, error, run } = useSubmit();
+  const click = () => {
     if (confirm !== undefined && !window.confirm(confirm)) return;
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await api<unknown>('POST', path));
-    } catch (caught) {
-      setError(caught as Error);
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => onDone(await api<unknown>('POST', path)));
   };
   return (
     <span class="action">
-      <button type="button" class={primary ? 'primary' : undefined} disabled={busy} onClick={() => void run()}>
+      <button type="button" class={primary ? 'primary' : undefined} disabled={busy} onClick={click}>
         {label}
       </button>
       {error === null ? null : (
@@ -83,14 +73,7 @@ export function BuildPage({ id }: { id: number }): JSX.Element {
   useEvents((e) => (e.type === 'job.updated' || e.type === 'build.updated') && e.payload.buildId === id, build.reload, 150);
   const b = build.data;
   useTitle(b === null ? `Build ${id}` : `${b.project} #${b.number}`);
-  if (b === null) {
-    return (
-      <main id="main" class="page">
-        <ErrorBox error={build.error} />
-        {build.error === null ? <Loading what="the build" /> : null}
-      </main>
-    );
-  }
+  if (b === null) return <Unloaded error={build.error} what="the build" />;
   return (
     <main id="main" class="page" data-build-status={b.status}>
       <nav class="crumbs" aria-label="Breadcrumb">

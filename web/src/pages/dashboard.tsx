@@ -1,59 +1,34 @@
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { recentBuilds } from '../api/builds.js';
-import { ApiError, get } from '../api/client.js';
+import { getUnlessMissing } from '../api/client.js';
 import type { AgentCounts, CapacitySample, Stats } from '../api/types.js';
 import { BuildsTable } from '../components/builds-table.js';
 import { CapacityChart } from '../components/chart.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { classed, Table } from '../components/table.js';
 import { duration } from '../format.js';
 import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 
 // Stats are samples over time: a refresh every 10 s keeps the chart moving between events.
 const STATS_REFRESH_MS = 10_000;
 
-async function loadStats(signal: AbortSignal): Promise<Stats | null> {
-  try {
-    return await get<Stats>('/api/v1/stats', signal);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
-    throw error;
-  }
-}
+const loadStats = (signal: AbortSignal) => getUnlessMissing<Stats>('/api/v1/stats', signal);
 
 function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   if (rows.length === 0) return <Empty>No engine has launched agents yet.</Empty>;
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Engine</th>
-            <th scope="col">Template</th>
-            <th scope="col" class="num">
-              Busy
-            </th>
-            <th scope="col" class="num">
-              Idle
-            </th>
-            <th scope="col" class="num">
-              Provisioning
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <tr key={`${row.engine}/${row.template}`}>
-              <td>{row.engine ?? <span class="muted">started by hand</span>}</td>
-              <td>{row.template ?? '—'}</td>
-              <td class="num">{row.busy}</td>
-              <td class="num">{row.idle}</td>
-              <td class="num">{row.provisioning}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table columns={['Engine', 'Template', ...classed('num', 'Busy', 'Idle', 'Provisioning')]}>
+      {rows.map((row) => (
+        <tr key={`${row.engine}/${row.template}`}>
+          <td>{row.engine ?? <span class="muted">started by hand</span>}</td>
+          <td>{row.template ?? '—'}</td>
+          <td class="num">{row.busy}</td>
+          <td class="num">{row.idle}</td>
+          <td class="num">{row.provisioning}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

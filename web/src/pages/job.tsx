@@ -1,8 +1,8 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, download, enc, get, q } from '../api/client.js';
+import { download, enc, get, getUnlessMissing, q } from '../api/client.js';
 import type { ArtifactList, Build, Job } from '../api/types.js';
-import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { Card, Empty, ErrorBox, Loading, Unloaded } from '../components/common.js';
 import { Status } from '../components/status.js';
 import { bytes, duration, elapsed, isFinished } from '../format.js';
 import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
@@ -10,17 +10,8 @@ import { LogViewer } from '../log/index.js';
 import { useJobLog } from '../log/load.js';
 import { ActionButton } from './build.js';
 
-async function loadArtifacts(jobId: number, signal: AbortSignal): Promise<ArtifactList | null> {
-  try {
-    return await get<ArtifactList>(`/api/v1/jobs/${jobId}/artifacts`, signal);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
-    throw error;
-  }
-}
-
 function Artifacts({ jobId, finished }: { jobId: number; finished: boolean }): JSX.Element {
-  const list = useLoad((signal) => loadArtifacts(jobId, signal), [jobId, finished]);
+  const list = useLoad((signal) => getUnlessMissing<ArtifactList>(`/api/v1/jobs/${jobId}/artifacts`, signal), [jobId, finished]);
   const [error, setError] = useState<Error | null>(null);
   const files = (list.data?.entries ?? []).filter((e) => e.type === 'file');
   const fetchFile = (path: string) => download(`/api/v1/jobs/${jobId}/artifacts/file${q({ path })}`, path.split('/').pop() ?? 'artifact').catch((e: unknown) => setError(e as Error));
@@ -74,14 +65,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
     }
   }, [log.openMs]);
   useTitle(j === null ? `Job ${id}` : `${j.name} · log`);
-  if (j === null) {
-    return (
-      <main id="main" class="page">
-        <ErrorBox error={job.error} />
-        {job.error === null ? <Loading what="the job" /> : null}
-      </main>
-    );
-  }
+  if (j === null) return <Unloaded error={job.error} what="the job" />;
   const b = build.data;
   return (
     <main id="main" class="page page-log" data-job-status={j.status}>

@@ -4,7 +4,7 @@ import { api, enc, get, q } from '../api/client.js';
 import type { Build, BuildWithJobs, Page, Project } from '../api/types.js';
 import { BuildsTable } from '../components/builds-table.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
-import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
+import { useEvents, useLoad, useNow, useSubmit, useTitle } from '../hooks.js';
 import { navigate, type Location } from '../router.js';
 
 const STATUSES = ['created', 'pending', 'running', 'success', 'failed', 'canceled', 'error', 'skipped'];
@@ -24,23 +24,16 @@ export function parseVariables(text: string): Record<string, string> {
 function TriggerForm({ project }: { project: Project }): JSX.Element {
   const [ref, setRef] = useState(project.defaultBranch);
   const [variables, setVariables] = useState('');
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const build = await api<BuildWithJobs>('POST', `/api/v1/projects/${enc(project.name)}/builds`, { ref: ref.trim() || undefined, variables: parseVariables(variables) });
       navigate(`/builds/${build.id}`);
-    } catch (caught) {
-      setError(caught as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
-    <form class="trigger" onSubmit={(e) => void submit(e)} aria-label="Start a build">
+    <form class="trigger" onSubmit={submit} aria-label="Start a build">
       <div class="field">
         <label for="trigger-ref">Branch, tag or commit</label>
         <input id="trigger-ref" value={ref} onInput={(e) => setRef(e.currentTarget.value)} placeholder={project.defaultBranch} />

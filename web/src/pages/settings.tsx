@@ -3,8 +3,10 @@ import { useState } from 'preact/hooks';
 import { api, enc, get } from '../api/client.js';
 import type { Page, Project, Secret, Token } from '../api/types.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
+import { DangerButton, SubmitForm } from '../components/submit.js';
+import { classed, Table } from '../components/table.js';
 import { ago, exact } from '../format.js';
-import { useLoad, useTitle } from '../hooks.js';
+import { useLoad, useSubmit, useTitle } from '../hooks.js';
 import type { Location } from '../router.js';
 
 const TABS = [
@@ -13,26 +15,10 @@ const TABS = [
   { id: 'secrets', label: 'Secrets' },
 ] as const;
 
-/** Runs an API call from a form: busy while it runs, its error shown, then done(). */
-function useSubmit(): { busy: boolean; error: Error | null; run(fn: () => Promise<void>): Promise<void> } {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | null>(null);
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (caught) {
-      setError(caught as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, run };
-}
+const allProjects = (signal: AbortSignal) => get<Page<Project>>('/api/v1/projects?limit=500', signal);
 
 function ProjectsTab(): JSX.Element {
-  const projects = useLoad((signal) => get<Page<Project>>('/api/v1/projects?limit=500', signal), []);
+  const projects = useLoad(allProjects, []);
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [branch, setBranch] = useState('main');
@@ -41,16 +27,13 @@ function ProjectsTab(): JSX.Element {
   return (
     <>
       <Card title="New project" id="new-project">
-        <form
-          class="grid-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await api('POST', '/api/v1/projects', { name: name.trim(), repositoryUrl: url.trim(), defaultBranch: branch.trim() || 'main' });
-              setName('');
-              setUrl('');
-              projects.reload();
-            });
+        <SubmitForm
+          submit={form}
+          action={async () => {
+            await api('POST', '/api/v1/projects', { name: name.trim(), repositoryUrl: url.trim(), defaultBranch: branch.trim() || 'main' });
+            setName('');
+            setUrl('');
+            projects.reload();
           }}
         >
           <div class="field">
@@ -68,7 +51,7 @@ function ProjectsTab(): JSX.Element {
           <button type="submit" class="primary" disabled={form.busy}>
             Create project
           </button>
-        </form>
+        </SubmitForm>
         <ErrorBox error={form.error} />
       </Card>
       <Card title="Projects" id="projects-list">
@@ -83,18 +66,15 @@ function ProjectsTab(): JSX.Element {
               <li key={p.id}>
                 <a href={`/projects/${enc(p.name)}`}>{p.name}</a> <code class="muted">{p.repositoryUrl}</code>
                 <span class="spacer" />
-                <button
-                  type="button"
-                  class="danger"
-                  onClick={() => {
-                    if (window.confirm(`Delete project ${p.name} with its builds, secrets and schedules?`)) void remove.run(async () => {
-                      await api('DELETE', `/api/v1/projects/${enc(p.name)}`);
-                      projects.reload();
-                    });
+                <DangerButton
+                  label="Delete"
+                  question={`Delete project ${p.name} with its builds, secrets and schedules?`}
+                  submit={remove}
+                  action={async () => {
+                    await api('DELETE', `/api/v1/projects/${enc(p.name)}`);
+                    projects.reload();
                   }}
-                >
-                  Delete
-                </button>
+                />
               </li>
             ))}
           </ul>
@@ -114,16 +94,13 @@ function TokensTab(): JSX.Element {
   return (
     <>
       <Card title="New API token" id="new-token">
-        <form
-          class="grid-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              const answer = await api<{ token: string }>('POST', '/api/v1/tokens', { name: name.trim(), scopes: [scope] });
-              setCreated(answer.token);
-              setName('');
-              tokens.reload();
-            });
+        <SubmitForm
+          submit={form}
+          action={async () => {
+            const answer = await api<{ token: string }>('POST', '/api/v1/tokens', { name: name.trim(), scopes: [scope] });
+            setCreated(answer.token);
+            setName('');
+            tokens.reload();
           }}
         >
           <div class="field grow">
@@ -141,7 +118,7 @@ function TokensTab(): JSX.Element {
           <button type="submit" class="primary" disabled={form.busy}>
             Create token
           </button>
-        </form>
+        </SubmitForm>
         <ErrorBox error={form.error} />
         {created === null ? null : (
           <div class="notice" role="status">
@@ -158,51 +135,31 @@ function TokensTab(): JSX.Element {
         {tokens.data === null ? (
           <Loading what="tokens" />
         ) : (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col" class="hide-narrow">
-                    Last used
-                  </th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.data.items.map((t) => (
-                  <tr key={t.id}>
-                    <td>{t.name}</td>
-                    <td>{t.scopes.join(', ')}</td>
-                    <td class="hide-narrow" title={exact(t.lastUsedAt ?? null)}>
-                      {ago(t.lastUsedAt ?? null)}
-                    </td>
-                    <td>{t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt < Date.now() ? 'expired' : 'active'}</td>
-                    <td>
-                      {t.revokedAt === null ? (
-                        <button
-                          type="button"
-                          class="danger"
-                          onClick={() => {
-                            if (window.confirm(`Revoke token ${t.name}?`)) void revoke.run(async () => {
-                              await api('DELETE', `/api/v1/tokens/${t.id}`);
-                              tokens.reload();
-                            });
-                          }}
-                        >
-                          Revoke
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={['Name', 'Scopes', ...classed('hide-narrow', 'Last used'), 'State', { label: <span class="visually-hidden">Actions</span> }]}>
+            {tokens.data.items.map((t) => (
+              <tr key={t.id}>
+                <td>{t.name}</td>
+                <td>{t.scopes.join(', ')}</td>
+                <td class="hide-narrow" title={exact(t.lastUsedAt ?? null)}>
+                  {ago(t.lastUsedAt ?? null)}
+                </td>
+                <td>{t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt < Date.now() ? 'expired' : 'active'}</td>
+                <td>
+                  {t.revokedAt === null ? (
+                    <DangerButton
+                      label="Revoke"
+                      question={`Revoke token ${t.name}?`}
+                      submit={revoke}
+                      action={async () => {
+                        await api('DELETE', `/api/v1/tokens/${t.id}`);
+                        tokens.reload();
+                      }}
+                    />
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
     </>
@@ -210,7 +167,7 @@ function TokensTab(): JSX.Element {
 }
 
 function SecretsTab(): JSX.Element {
-  const projects = useLoad((signal) => get<Page<Project>>('/api/v1/projects?limit=500', signal), []);
+  const projects = useLoad(allProjects, []);
   const [project, setProject] = useState('');
   const chosen = project || projects.data?.items[0]?.name || '';
   const secrets = useLoad((signal) => (chosen === '' ? Promise.resolve({ items: [] as Secret[] }) : get<{ items: Secret[] }>(`/api/v1/projects/${enc(chosen)}/secrets`, signal)), [chosen]);
@@ -233,19 +190,16 @@ function SecretsTab(): JSX.Element {
           ))}
         </select>
       </div>
-      <form
-        class="grid-form"
-        onSubmit={(e) => {
-          e.preventDefault();
+      <SubmitForm
+        submit={form}
+        action={async () => {
           const secretName = name.trim();
-          void form.run(async () => {
-            await api('PUT', `/api/v1/projects/${enc(chosen)}/secrets/${enc(secretName)}`, { value });
-            // The value leaves the page as soon as the server has it.
-            setValue('');
-            setName('');
-            setSaved(secretName);
-            secrets.reload();
-          });
+          await api('PUT', `/api/v1/projects/${enc(chosen)}/secrets/${enc(secretName)}`, { value });
+          // The value leaves the page as soon as the server has it.
+          setValue('');
+          setName('');
+          setSaved(secretName);
+          secrets.reload();
         }}
       >
         <div class="field">
@@ -259,7 +213,7 @@ function SecretsTab(): JSX.Element {
         <button type="submit" class="primary" disabled={form.busy || chosen === ''}>
           Save secret
         </button>
-      </form>
+      </SubmitForm>
       <ErrorBox error={form.error ?? secrets.error ?? remove.error} />
       {saved === null ? null : (
         <p class="notice" role="status">
@@ -276,18 +230,15 @@ function SecretsTab(): JSX.Element {
             <li key={s.name}>
               <code>{s.name}</code> <span class="muted">••••••• · updated {ago(s.updatedAt)}</span>
               <span class="spacer" />
-              <button
-                type="button"
-                class="danger"
-                onClick={() => {
-                  if (window.confirm(`Delete secret ${s.name} of ${chosen}?`)) void remove.run(async () => {
-                    await api('DELETE', `/api/v1/projects/${enc(chosen)}/secrets/${enc(s.name)}`);
-                    secrets.reload();
-                  });
+              <DangerButton
+                label="Delete"
+                question={`Delete secret ${s.name} of ${chosen}?`}
+                submit={remove}
+                action={async () => {
+                  await api('DELETE', `/api/v1/projects/${enc(chosen)}/secrets/${enc(s.name)}`);
+                  secrets.reload();
                 }}
-              >
-                Delete
-              </button>
+              />
             </li>
           ))}
         </ul>

@@ -4,30 +4,24 @@ import { storeToken } from '../api/auth.js';
 import { ApiError } from '../api/client.js';
 import { whoAmI } from '../api/me.js';
 import { Logo } from '../components/logo.js';
+import { useSubmit } from '../hooks.js';
 
 /** The token form: the token is checked against the server before it is kept. */
 export function SignIn({ onSignedIn }: { onSignedIn(): void }): JSX.Element {
   const [token, setToken] = useState('');
   const [remember, setRemember] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useSubmit();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await whoAmI(token.trim());
       storeToken(token.trim(), remember);
       onSignedIn();
-    } catch (caught) {
-      setError(caught instanceof ApiError && caught.status === 401 ? 'The server does not know this token (or it was revoked or has expired).' : (caught as Error).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="signin" id="main">
-      <form class="card signin-card" onSubmit={(e) => void submit(e)} aria-labelledby="signin-title">
+      <form class="card signin-card" onSubmit={submit} aria-labelledby="signin-title">
         <h1 id="signin-title">
           <Logo /> Sign in to Slipway
         </h1>
@@ -39,7 +33,7 @@ export function SignIn({ onSignedIn }: { onSignedIn(): void }): JSX.Element {
         </label>
         {error === null ? null : (
           <p class="error-box" role="alert">
-            {error}
+            {error instanceof ApiError && error.status === 401 ? 'The server does not know this token (or it was revoked or has expired).' : error.message}
           </p>
         )}
         <button type="submit" class="primary" disabled={busy || token.trim() === ''}>
