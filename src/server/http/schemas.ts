@@ -143,3 +143,53 @@ export const idParam = z.strictObject({
 });
 
 export const projectParams = z.strictObject({ name: projectName });
+
+// Builds and jobs as the API shows them; here (zod only) so that the web UI can derive its types from them.
+export const buildStatus = z.enum(['created', 'pending', 'running', 'success', 'failed', 'canceled', 'error', 'skipped'], {
+  error: 'give one of created, pending, running, success, failed, canceled, error, skipped',
+});
+const time = z.number().int().nullable().describe('milliseconds since the epoch');
+
+export const jobView = z.object({
+  id: z.number().int(),
+  buildId: z.number().int(),
+  projectId: z.number().int(),
+  name: z.string(),
+  stage: z.string(),
+  status: z.string(),
+  when: z.string(),
+  needs: z.array(z.string()).nullable().describe('null: waits for every job of earlier stages'),
+  labels: z.array(z.string()),
+  failureAllowed: z.boolean().describe('failed, and allow_failure covers the failure'),
+  failure: z.object({ kind: z.string(), message: z.string(), exitCode: z.number().int().optional() }).nullable(),
+  attempts: z.number().int(),
+  queuedAt: time,
+  startedAt: time,
+  finishedAt: time,
+  notBefore: time,
+  createdAt: z.number().int(),
+});
+
+export const buildView = z.object({
+  id: z.number().int(),
+  projectId: z.number().int(),
+  project: z.string(),
+  number: z.number().int(),
+  status: z.string(),
+  ref: z.string().describe('the branch or tag name, or the commit as given'),
+  refKind: z.enum(['branch', 'tag', 'commit']).describe('what ref names: a tag build has CI_COMMIT_TAG and no CI_COMMIT_BRANCH, a branch build the reverse'),
+  commitSha: z.string(),
+  commitMessage: z.string().nullable(),
+  commitAuthor: z.string().nullable().describe('Name <email>'),
+  commitTimestamp: time.describe("the commit's author date, milliseconds since the epoch; null for builds made before it was kept"),
+  beforeSha: z.string().nullable().describe('pushes: the commit the ref pointed at before (CI_COMMIT_BEFORE_SHA); null when unknown'),
+  logsExpired: z.boolean().describe("retention deleted the logs of the build's jobs (retention.logsDays)"),
+  source: z.string(),
+  variables: z.record(z.string(), z.string()).describe('the trigger variables'),
+  errors: z.array(z.object({ file: z.string(), line: z.number().int(), column: z.number().int(), message: z.string() })).nullable().describe("status 'error': what is wrong in the pipeline file"),
+  reason: z.string().nullable().describe("status 'skipped': why the workflow rules did not run it"),
+  url: z.string().describe('the build in the web UI'),
+  createdAt: z.number().int(),
+  startedAt: time,
+  finishedAt: time,
+});

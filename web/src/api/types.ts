@@ -4,8 +4,7 @@
  * bundle, so the UI and the API cannot drift apart.
  */
 import type { z } from 'zod';
-import type { buildView, jobView } from '../../../src/server/http/routes/builds.js';
-import type { ApiProject, token } from '../../../src/server/http/schemas.js';
+import type { ApiProject, buildView, jobView, token } from '../../../src/server/http/schemas.js';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 

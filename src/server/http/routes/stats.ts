@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Build } from '../../../store/index.js';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.js';
-import { branchName, page, pageQuery, projectName } from '../schemas.js';
-import { buildStatus, buildView, toBuildView } from './builds.js';
+import { branchName, buildStatus, buildView, page, pageQuery, projectName } from '../schemas.js';
+import { toBuildView } from './builds.js';
 import { fleetCounts } from './agents.js';
 import { projectByName } from './projects.js';
 
