@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import { createLocalEngine, DEFAULT_TEMPLATE, type Engine } from '../../../src/engines/index.js';
 import { loadConfig, startServer, type RunningServer } from '../../../src/server/index.js';
-import { makeRepo } from '../../support/git-repo.js';
+import { apiClient, projectMaker } from '../../support/api.js';
 import { processAlive, waitFor } from '../../support/wait.js';
 
 export type BuildView = { id: number; status: string; jobs: Array<{ id: number; name: string; status: string }> };
@@ -39,18 +38,9 @@ export async function startEngineServer(input: { dir: string; fileText: string; 
   const server: RunningServer = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (printed = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
   const adminToken = input.adminToken ?? printed;
   const url = server.url;
-  let repos = 0;
 
-  async function api<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  const api = apiClient(url, adminToken);
+  const makeProject = projectMaker(api, input.dir, 'p');
 
   const self: EngineServer = {
     url,
@@ -60,12 +50,7 @@ export async function startEngineServer(input: { dir: string; fileText: string; 
     adminToken,
     api,
     async project(files) {
-      repos += 1;
-      const repo = path.join(input.dir, `repo-${randomBytes(3).toString('hex')}-${repos}`);
-      await makeRepo(repo, files);
-      const name = `p${repos}-${randomBytes(3).toString('hex')}`;
-      await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
-      return name;
+      return (await makeProject(files)).name;
     },
     trigger: (project) => api<BuildView>('POST', `/api/v1/projects/${project}/builds`, {}),
     waitForBuild: (id, done, what) =>
