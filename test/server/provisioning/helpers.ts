@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { createLocalEngine, DEFAULT_TEMPLATE, type Engine } from '../../../src/engines/index.js';
 import { loadConfig, startServer, type RunningServer } from '../../../src/server/index.js';
 import { apiClient, projectMaker } from '../../support/api.js';
+import { tempDir } from '../../support/git-repo.js';
 import { processAlive, waitFor } from '../../support/wait.js';
 
 export type BuildView = { id: number; status: string; jobs: Array<{ id: number; name: string; status: string }> };
@@ -25,6 +26,25 @@ export type EngineServer = {
 };
 
 export const finished = (status: string): boolean => ['success', 'failed', 'canceled', 'error'].includes(status);
+
+/**
+ * startEngineServer with its close and the end of its agents pushed onto cleanups (see
+ * cleanupsAfterEach); in a fresh temporary directory unless given one.
+ */
+export async function engineServer(cleanups: Array<() => Promise<void>>, input: { fileText: string; dir?: string; port?: number; adminToken?: string }): Promise<EngineServer> {
+  let dir = input.dir;
+  if (dir === undefined) {
+    const made = await tempDir('provisioning');
+    cleanups.push(made.remove);
+    dir = made.dir;
+  }
+  const started = await startEngineServer({ ...input, dir });
+  cleanups.push(async () => {
+    await started.close();
+    await stopAllAgents(started.home);
+  });
+  return started;
+}
 
 /** A local engine config in YAML, with one template named default. */
 export function engineYaml(template: Record<string, unknown>): string {
