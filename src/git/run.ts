@@ -77,16 +77,7 @@ type Captured = { exitCode: number | null; signal: NodeJS.Signals | null; stdout
 /** Runs git to its end; rejects only when it cannot start, is canceled or prints too much. */
 async function capture(args: readonly string[], options: GitOptions): Promise<Captured> {
   const { signal } = options;
-  if (signal?.aborted === true) throw canceled(args);
-  // Directories owned by another user are ours to read here; without this git refuses them.
-  const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
-  let group: ProcessGroup;
-  try {
-    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: gitEnvironment(options) });
-  } catch (error) {
-    throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
-  }
-  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const { group, graceMs } = await startGit(args, options);
   let stopped: 'canceled' | 'overflow' | null = null;
   const stop = (why: 'canceled' | 'overflow'): void => {
     if (stopped !== null) return;
@@ -105,7 +96,7 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
     else stdout.push(chunk);
   });
   group.child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-MAX_STDERR_CHARS);
+    stderr = appendStderr(stderr, chunk);
   });
   try {
     const exit = await group.exited;
@@ -120,6 +111,28 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
     signal?.removeEventListener('abort', onAbort);
     group.dispose();
   }
+}
+
+/**
+ * Starts git as the leader of its own process group (stream.ts too): throws the cancel
+ * error when the signal has already fired, GIT_FAILED when git cannot start.
+ */
+export async function startGit(args: readonly string[], options: GitOptions): Promise<{ group: ProcessGroup; graceMs: number }> {
+  if (options.signal?.aborted === true) throw canceled(args);
+  // Directories owned by another user are ours to read here; without this git refuses them.
+  const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
+  let group: ProcessGroup;
+  try {
+    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: gitEnvironment(options) });
+  } catch (error) {
+    throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
+  }
+  return { group, graceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS };
+}
+
+/** Keeps the tail of what git wrote to stderr: the tail is what explains a failure. */
+export function appendStderr(stderr: string, chunk: Buffer): string {
+  return (stderr + chunk.toString('utf8')).slice(-MAX_STDERR_CHARS);
 }
 
 /** The environment git runs with for these options. */

@@ -1,10 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { SlipwayError, messageOf } from '../errors/index.js';
-import { ProcessGroup } from '../process/index.js';
-import { canceled, gitEnvironment, failure, type GitOptions } from './run.js';
-
-const DEFAULT_KILL_GRACE_MS = 5000;
-const MAX_STDERR_CHARS = 64 * 1024;
+import { messageOf } from '../errors/index.js';
+import { appendStderr, canceled, failure, startGit, type GitOptions } from './run.js';
 
 /**
  * Runs git and hands back its stdout as a stream, for output too large to hold in
@@ -16,21 +12,13 @@ const MAX_STDERR_CHARS = 64 * 1024;
  */
 export async function gitStream(args: readonly string[], options: GitOptions): Promise<Readable> {
   const { signal } = options;
-  if (signal?.aborted === true) throw canceled(args);
-  const fullArgs = options.isolated === true ? ['-c', 'safe.directory=*', ...args] : [...args];
-  let group: ProcessGroup;
-  try {
-    group = await ProcessGroup.start('git', fullArgs, { cwd: options.cwd, env: gitEnvironment(options) });
-  } catch (error) {
-    throw new SlipwayError('GIT_FAILED', `could not run git (the git command line is required): ${messageOf(error)}`, { cause: error });
-  }
-  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const { group, graceMs } = await startGit(args, options);
   const { stdout, stderr: errors } = group.child;
   const out = new PassThrough();
   let stderr = '';
   let done = false;
   errors.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-MAX_STDERR_CHARS);
+    stderr = appendStderr(stderr, chunk);
   });
   // The reader went away (or the signal fired) before git finished: stop git, and let
   // go of what it wrote and nobody will read, so its pipe closes.

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { OutputStream, SectionName } from './index.js';
-import { jobResultSchema, type AttemptEvent, type Parsed } from './messages.js';
+import { OUTPUT_STREAMS, SECTION_NAMES, jobResultSchema, type AttemptEvent, type Parsed } from './messages.js';
 
 /**
  * Binary `events` frames (protocol version 2, docs/protocol.md): one attempt's events
@@ -26,17 +26,8 @@ const MAX_TOKEN_BYTES = 255;
 const MAX_U48 = 2 ** 48 - 1;
 
 const KIND = { data: 1, section_start: 2, section_end: 3, started: 4, finished: 5 } as const;
-const STREAMS: readonly OutputStream[] = ['stdout', 'stderr', 'system'];
-const SECTIONS: readonly SectionName[] = [
-  'prepare',
-  'artifacts_download',
-  'cache_restore',
-  'before_script',
-  'script',
-  'after_script',
-  'cache_save',
-  'artifacts_upload',
-];
+const STREAMS: readonly OutputStream[] = OUTPUT_STREAMS;
+const SECTIONS: readonly SectionName[] = SECTION_NAMES;
 
 /** An event as a binary frame carries it: output is UTF-8 bytes rather than a string. */
 export type FrameEvent =

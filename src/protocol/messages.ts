@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { JobSpec } from '../pipeline/index.js';
+import type { OutputStream, SectionName } from './index.js';
 
 /**
  * The agent protocol, version 2 (docs/protocol.md): JSON text frames over one WebSocket,
@@ -31,7 +32,12 @@ export const CloseCode = {
   GOING_AWAY: 1001,
 } as const;
 
-const sectionName = z.enum([
+/**
+ * The output streams and log sections; a binary frame (frames.ts) codes each by its place
+ * in these lists, so the order is part of the protocol: new names go at the end.
+ */
+export const OUTPUT_STREAMS = ['stdout', 'stderr', 'system'] as const satisfies readonly OutputStream[];
+export const SECTION_NAMES = [
   'prepare',
   'artifacts_download',
   'cache_restore',
@@ -40,7 +46,9 @@ const sectionName = z.enum([
   'after_script',
   'cache_save',
   'artifacts_upload',
-]);
+] as const satisfies readonly SectionName[];
+
+const sectionName = z.enum(SECTION_NAMES);
 const seq = z.number().int().positive();
 const atMs = z.number().nonnegative();
 
@@ -61,7 +69,7 @@ export const jobResultSchema = z.object({
 
 /** One event of a job attempt: an output chunk, or a change of the attempt's state (sent in binary frames, frames.ts). */
 export const attemptEventSchema = z.discriminatedUnion('kind', [
-  z.object({ seq, kind: z.literal('data'), stream: z.enum(['stdout', 'stderr', 'system']), data: z.string(), atMs }),
+  z.object({ seq, kind: z.literal('data'), stream: z.enum(OUTPUT_STREAMS), data: z.string(), atMs }),
   z.object({ seq, kind: z.literal('section_start'), section: sectionName, atMs }),
   z.object({ seq, kind: z.literal('section_end'), section: sectionName, atMs, durationMs: z.number().nonnegative() }),
   z.object({ seq, kind: z.literal('started'), atMs }),

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeRepo, tempDir } from '../support/git-repo.js';
+import { apiClient, projectMaker } from '../support/api.js';
+import { tempDir } from '../support/git-repo.js';
 import { waitFor } from '../support/wait.js';
 import { spawnSlipway, waitForOutput, type SlipwayProcess } from './processes.js';
 
@@ -112,18 +112,8 @@ export async function openScene(target: E2eTarget, options: SceneOptions = {}): 
     const [, adminToken = ''] = await waitForOutput(first.server, /Admin token \(shown once\): (\S+)\n/, 'the admin token', 1000);
     const url = first.url;
     await database.check?.();
-    let repos = 0;
 
-    async function api<T>(method: string, route: string, body?: unknown): Promise<T> {
-      const response = await fetch(`${url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-      return (text === '' ? undefined : JSON.parse(text)) as T;
-    }
+    const api = apiClient(url, adminToken);
 
     const agentToken = (await api<{ token: string }>('POST', '/api/v1/agent-tokens', { name: 'e2e agents' })).token;
     const self: Scene = {
@@ -133,14 +123,7 @@ export async function openScene(target: E2eTarget, options: SceneOptions = {}): 
       agentToken,
       server: first.server,
       api,
-      async project(files) {
-        repos += 1;
-        const repo = path.join(dir, `repo-${repos}`);
-        await makeRepo(repo, files);
-        const name = `e2e${repos}-${randomBytes(3).toString('hex')}`;
-        await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
-        return { name, repo };
-      },
+      project: projectMaker(api, dir, 'e2e'),
       trigger: (project) => api<BuildView>('POST', `/api/v1/projects/${project}/builds`, {}),
       async build(id) {
         const build = await api<BuildView>('GET', `/api/v1/builds/${id}`);

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createLocalEngine, DEFAULT_TEMPLATE } from '../../src/engines/index.js';
-import { makeRepo, tempDir } from '../support/git-repo.js';
+import { apiClient, projectMaker } from '../support/api.js';
+import { tempDir } from '../support/git-repo.js';
 import { waitFor } from '../support/wait.js';
 import { spawnSlipway, waitForOutput, type SlipwayProcess } from '../e2e/processes.js';
 
@@ -84,23 +84,14 @@ export async function openWorld(): Promise<World> {
     page.on('console', (message) => {
       if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
     });
-    const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
-      const response = await fetch(`${url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-      return (text === '' ? undefined : JSON.parse(text)) as T;
-    };
+    const api = apiClient(url, adminToken);
     cancelUnfinished = async () => {
       const unfinished = async () =>
         (await Promise.all(['created', 'pending', 'running'].map((status) => api<{ items: Array<{ id: number }> }>('GET', `/api/v1/builds?status=${status}&limit=500`)))).flatMap((p) => p.items);
       for (const build of await unfinished()) await api('POST', `/api/v1/builds/${build.id}/cancel`);
       await waitFor('the unfinished builds to end', async () => (await unfinished()).length === 0, 30_000);
     };
-    let repos = 0;
+    const makeProject = projectMaker(api, dir, 'ui');
     await mkdir(screenshotDir, { recursive: true });
     return {
       dir,
@@ -112,12 +103,7 @@ export async function openWorld(): Promise<World> {
       pageErrors,
       api,
       async project(files) {
-        repos += 1;
-        const repo = path.join(dir, `repo-${repos}`);
-        await makeRepo(repo, files);
-        const name = `ui${repos}-${randomBytes(2).toString('hex')}`;
-        await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
-        return name;
+        return (await makeProject(files)).name;
       },
       async screenshot(name) {
         await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: false });

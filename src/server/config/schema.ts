@@ -4,8 +4,12 @@ import { DEFAULT_TEMPLATE, dockerEngineConfigSchema, localEngineConfigSchema, ty
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const milliseconds = (what: string) =>
-  z.number({ error: `give ${what} as a whole number of milliseconds` }).int({ error: `give ${what} as a whole number of milliseconds` }).min(1, { error: `${what} must be at least 1 ms` });
+/** A whole number of `unit`; one message for a wrong type and for a fraction. */
+const whole = (what: string, unit: string) => {
+  const error = `give ${what} as a whole number of ${unit}`;
+  return z.number({ error }).int({ error });
+};
+const milliseconds = (what: string) => whole(what, 'milliseconds').min(1, { error: `${what} must be at least 1 ms` });
 
 /** One engine of the server: `kind` picks the engine, the rest are that engine's options. */
 const engineConfigSchema = z.discriminatedUnion(
@@ -89,9 +93,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       dir: z.string().min(1, { error: 'give blobs.dir as a directory path' }).optional(),
       // 2 GiB: above any artifact or cache a build should move through the server; larger is a mistake to report.
-      maxUploadBytes: z
-        .number({ error: 'give blobs.maxUploadBytes as a whole number of bytes' })
-        .int({ error: 'give blobs.maxUploadBytes as a whole number of bytes' })
+      maxUploadBytes: whole('blobs.maxUploadBytes', 'bytes')
         .min(1024, { error: 'blobs.maxUploadBytes must be at least 1024 bytes' })
         .default(2 * 1024 * 1024 * 1024),
     })
@@ -115,9 +117,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   webhooks: z
     .strictObject({
-      maxBodyBytes: z
-        .number({ error: 'give webhooks.maxBodyBytes as a whole number of bytes' })
-        .int({ error: 'give webhooks.maxBodyBytes as a whole number of bytes' })
+      maxBodyBytes: whole('webhooks.maxBodyBytes', 'bytes')
         .min(1024, { error: 'webhooks.maxBodyBytes must be at least 1024 bytes: push payloads are rarely smaller' })
         .default(1_048_576),
     })
@@ -140,9 +140,7 @@ export const configSchema = z.strictObject({
   provisioning: z
     .strictObject({
       reconcileIntervalMs: milliseconds('provisioning.reconcileIntervalMs').default(30_000),
-      leakGraceMs: z
-        .number({ error: 'give provisioning.leakGraceMs as a whole number of milliseconds' })
-        .int({ error: 'give provisioning.leakGraceMs as a whole number of milliseconds' })
+      leakGraceMs: whole('provisioning.leakGraceMs', 'milliseconds')
         .min(0, { error: 'provisioning.leakGraceMs must not be negative' })
         .default(60_000),
       connectTimeoutMs: milliseconds('provisioning.connectTimeoutMs').default(60_000),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -12,7 +11,8 @@ import { createGitMirrors } from '../../../src/server/git/index.js';
 import { bootstrapAdminToken, buildApp, loadConfig } from '../../../src/server/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { Registry } from 'prom-client';
-import { makeRepo, tempDir } from '../../support/git-repo.js';
+import { apiClient, projectMaker } from '../../support/api.js';
+import { tempDir } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 
 export type JobView = { id: number; name: string; status: string; attempts: number; failure: { kind: string; message: string } | null };
@@ -63,18 +63,9 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
   const agentServer = startAgentServer({ server: app.server, store, config, secretsKey, builds, events, files, registry, logger: silent, publicUrl: url });
   const server = { url };
   const running: Array<{ abort: AbortController; done: Promise<void> }> = [];
-  let repos = 0;
 
-  async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${server.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  const api = apiClient(server.url, adminToken);
+  const makeProject = projectMaker(api, dir, 'p');
 
   const agentToken = (await api<{ token: string }>('POST', '/api/v1/agent-tokens', { name: 'test agents' })).token;
 
@@ -88,12 +79,7 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
     agentToken,
     api,
     async project(files) {
-      repos += 1;
-      const repo = path.join(dir, `repo-${repos}`);
-      await makeRepo(repo, files);
-      const name = `p${repos}-${randomBytes(3).toString('hex')}`;
-      await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
-      return name;
+      return (await makeProject(files)).name;
     },
     trigger: (project) => api<BuildView>('POST', `/api/v1/projects/${project}/builds`, {}),
     build: async (id) => ({ ...(await api<BuildView>('GET', `/api/v1/builds/${id}`)), jobs: await api<JobView[]>('GET', `/api/v1/builds/${id}/jobs`).then(itemsOf) }),

@@ -30,6 +30,24 @@ function startAgentProcess(t: TestServer, workDir: string, args: string[], env: 
   return { child, exited, stderr: () => stderr };
 }
 
+/**
+ * Runs one build of project on a real agent process (startAgentProcess's arguments) and
+ * returns it with its job's log once the build succeeded and the agent exited 0.
+ */
+async function buildOnAgent(t: TestServer, project: string, workDir: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ buildId: number; log: string }> {
+  const agent = startAgentProcess(t, workDir, args, env);
+  try {
+    const started = await t.trigger(project);
+    const build = await t.waitForBuild(started.id, (b) => finished(b.status), 'the build to finish', 60_000);
+    assert.equal(build.status, 'success', `${JSON.stringify(build)}\n${agent.stderr()}`);
+    const log = await t.waitForLog(build.jobs[0]?.id ?? 0, (text) => text.includes('Job succeeded'));
+    assert.equal(await agent.exited, 0, agent.stderr());
+    return { buildId: started.id, log };
+  } finally {
+    agent.child.kill('SIGKILL');
+  }
+}
+
 /** Connects as an agent by hand and returns the first assignment it gets. */
 async function assignmentByHand(t: TestServer, label: string): Promise<{ assignment: Assignment; ws: WebSocket; received: ServerMessage[] }> {
   const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
@@ -121,21 +139,12 @@ describe('job sources from the server', () => {
       '.slipway.yml': pipeline({ archived: 'labels: [archived]\nscript:\n  - cat data.txt\n  - test ! -e .git && echo "no .git"\n  - echo "sha $CI_COMMIT_SHA"' }),
       'data.txt': 'the commit says hello\n',
     });
-    const agent = startAgentProcess(t, path.join(dir, 'archive-agent'), ['--labels', 'archived', '--source', 'archive']);
-    try {
-      const started = await t.trigger(project);
-      const build = await t.waitForBuild(started.id, (b) => finished(b.status), 'the build to finish', 60_000);
-      assert.equal(build.status, 'success', `${JSON.stringify(build)}\n${agent.stderr()}`);
-      const sha = (await t.api<{ commitSha: string }>('GET', `/api/v1/builds/${started.id}`)).commitSha;
-      const log = await t.waitForLog(build.jobs[0]?.id ?? 0, (text) => text.includes('Job succeeded'));
-      assert.match(log, /^the commit says hello$/m);
-      assert.match(log, /^no \.git$/m);
-      assert.match(log, new RegExp(`^sha ${sha}$`, 'm'));
-      assert.match(log, new RegExp(`Fetched ${sha.slice(0, 8)} from the server \\(--source archive\\)`));
-      assert.equal(await agent.exited, 0, agent.stderr());
-    } finally {
-      agent.child.kill('SIGKILL');
-    }
+    const { buildId, log } = await buildOnAgent(t, project, path.join(dir, 'archive-agent'), ['--labels', 'archived', '--source', 'archive']);
+    const sha = (await t.api<{ commitSha: string }>('GET', `/api/v1/builds/${buildId}`)).commitSha;
+    assert.match(log, /^the commit says hello$/m);
+    assert.match(log, /^no \.git$/m);
+    assert.match(log, new RegExp(`^sha ${sha}$`, 'm'));
+    assert.match(log, new RegExp(`Fetched ${sha.slice(0, 8)} from the server \\(--source archive\\)`));
   });
 
   it('takes the archive under --source auto when git is not on PATH', async () => {
@@ -147,36 +156,18 @@ describe('job sources from the server', () => {
     const bin = path.join(dir, 'bin-without-git');
     await mkdir(bin, { recursive: true });
     for (const tool of ['cat', 'ls']) await symlink(path.join('/usr/bin', tool), path.join(bin, tool));
-    const agent = startAgentProcess(t, path.join(dir, 'gitless-agent'), ['--labels', 'gitless'], { ...process.env, PATH: bin });
-    try {
-      const started = await t.trigger(project);
-      const build = await t.waitForBuild(started.id, (b) => finished(b.status), 'the build to finish', 60_000);
-      assert.equal(build.status, 'success', `${JSON.stringify(build)}\n${agent.stderr()}`);
-      const log = await t.waitForLog(build.jobs[0]?.id ?? 0, (text) => text.includes('Job succeeded'));
-      assert.match(log, /^no git needed$/m);
-      assert.doesNotMatch(log, /^git found$/m);
-      assert.match(log, /Fetched [0-9a-f]{8} from the server \(no git in this image\)/);
-      assert.equal(await agent.exited, 0, agent.stderr());
-    } finally {
-      agent.child.kill('SIGKILL');
-    }
+    const { log } = await buildOnAgent(t, project, path.join(dir, 'gitless-agent'), ['--labels', 'gitless'], { ...process.env, PATH: bin });
+    assert.match(log, /^no git needed$/m);
+    assert.doesNotMatch(log, /^git found$/m);
+    assert.match(log, /Fetched [0-9a-f]{8} from the server \(no git in this image\)/);
   });
 
   it('checks out with git under --source auto when git runs and the repository is here', async () => {
     const project = await t.project({
       '.slipway.yml': pipeline({ withgit: 'labels: [withgit]\nscript:\n  - git rev-parse HEAD' }),
     });
-    const agent = startAgentProcess(t, path.join(dir, 'git-agent'), ['--labels', 'withgit']);
-    try {
-      const started = await t.trigger(project);
-      const build = await t.waitForBuild(started.id, (b) => finished(b.status), 'the build to finish', 60_000);
-      assert.equal(build.status, 'success', `${JSON.stringify(build)}\n${agent.stderr()}`);
-      const log = await t.waitForLog(build.jobs[0]?.id ?? 0, (text) => text.includes('Job succeeded'));
-      assert.match(log, /Checked out [0-9a-f]{8} with git/);
-      assert.doesNotMatch(log, /from the server/);
-      assert.equal(await agent.exited, 0, agent.stderr());
-    } finally {
-      agent.child.kill('SIGKILL');
-    }
+    const { log } = await buildOnAgent(t, project, path.join(dir, 'git-agent'), ['--labels', 'withgit']);
+    assert.match(log, /Checked out [0-9a-f]{8} with git/);
+    assert.doesNotMatch(log, /from the server/);
   });
 });

@@ -28,12 +28,24 @@ export function controllerSuite(target: ApiTarget): void {
   describe(`build controller on ${target.name}`, target.skip === undefined ? {} : { skip: target.skip }, () => {
     const world = useWorld(target);
 
-    async function run(buildId: number, name: string, report: typeof success | ReturnType<typeof fail>): Promise<void> {
+    /** Assigns the build's job of this name to an agent, which reports it started; returns the attempt. */
+    async function start(buildId: number, name: string): Promise<number> {
       const job = (await jobsByName(world.store, buildId)).get(name);
       assert.ok(job, name);
       const attemptId = await assign(world.store, job);
       await world.builds.attemptStarted(attemptId);
-      await world.builds.attemptFinished({ attemptId, ...report });
+      return attemptId;
+    }
+
+    async function run(buildId: number, name: string, report: typeof success | ReturnType<typeof fail>): Promise<void> {
+      await world.builds.attemptFinished({ attemptId: await start(buildId, name), ...report });
+    }
+
+    /** A started attempt of a new one-job build whose job prints nothing. */
+    async function quietAttempt(): Promise<{ buildId: number; attemptId: number }> {
+      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      return { buildId, attemptId: await start(buildId, 'quiet') };
     }
 
     it('creates a build through the API whose jobs follow the plan: needs start at once, stage order waits', async () => {
@@ -135,9 +147,7 @@ export function controllerSuite(target: ApiTarget): void {
     it('cancels a build: waiting jobs at once, a running job when its attempt reports, then the build', async () => {
       const { project } = await projectWith(world, STAGES);
       const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
-      const compile = (await jobsByName(world.store, buildId)).get('compile')!;
-      const attemptId = await assign(world.store, compile);
-      await world.builds.attemptStarted(attemptId);
+      const attemptId = await start(buildId, 'compile');
       const told: number[] = [];
       const stop = world.builds.onCancelAttempt((id) => told.push(id));
       const response = await world.call('POST', `/api/v1/builds/${buildId}/cancel`);
@@ -276,10 +286,7 @@ export function controllerSuite(target: ApiTarget): void {
 
     it('fails a running job with no stored output for noProgressTimeoutMs as a system failure, counting from its last progress', async () => {
       const limit = world.config.agents.noProgressTimeoutMs;
-      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
-      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
-      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
-      await world.builds.attemptStarted(attemptId);
+      const { buildId, attemptId } = await quietAttempt();
       const startedAt = world.clock.now;
       world.clock.now = startedAt + limit - 60_000;
       assert.equal(await world.store.attempts.setLogSeq(attemptId, 1), true);
@@ -305,10 +312,7 @@ export function controllerSuite(target: ApiTarget): void {
 
     it('starts the no-progress clock again at its own start when a controller takes over running attempts', async () => {
       const limit = world.config.agents.noProgressTimeoutMs;
-      const { project } = await projectWith(world, 'quiet:\n  script: x\n');
-      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
-      const attemptId = await assign(world.store, (await jobsByName(world.store, buildId)).get('quiet')!);
-      await world.builds.attemptStarted(attemptId);
+      const { attemptId } = await quietAttempt();
       // The server was down for two limits: no agent could report in that time.
       world.clock.now += 2 * limit;
       const restarted = createBuildController({ store: world.store, events: world.events, git: world.git, config: world.config, now: () => world.clock.now });

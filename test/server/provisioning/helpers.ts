@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import { createLocalEngine, DEFAULT_TEMPLATE, type Engine } from '../../../src/engines/index.js';
 import { loadConfig, startServer, type RunningServer } from '../../../src/server/index.js';
-import { makeRepo } from '../../support/git-repo.js';
+import { apiClient, projectMaker } from '../../support/api.js';
+import { tempDir } from '../../support/git-repo.js';
 import { processAlive, waitFor } from '../../support/wait.js';
 
 export type BuildView = { id: number; status: string; jobs: Array<{ id: number; name: string; status: string }> };
@@ -27,6 +27,25 @@ export type EngineServer = {
 
 export const finished = (status: string): boolean => ['success', 'failed', 'canceled', 'error'].includes(status);
 
+/**
+ * startEngineServer with its close and the end of its agents pushed onto cleanups (see
+ * cleanupsAfterEach); in a fresh temporary directory unless given one.
+ */
+export async function engineServer(cleanups: Array<() => Promise<void>>, input: { fileText: string; dir?: string; port?: number; adminToken?: string }): Promise<EngineServer> {
+  let dir = input.dir;
+  if (dir === undefined) {
+    const made = await tempDir('provisioning');
+    cleanups.push(made.remove);
+    dir = made.dir;
+  }
+  const started = await startEngineServer({ ...input, dir });
+  cleanups.push(async () => {
+    await started.close();
+    await stopAllAgents(started.home);
+  });
+  return started;
+}
+
 /** A local engine config in YAML, with one template named default. */
 export function engineYaml(template: Record<string, unknown>): string {
   return `logLevel: silent\nengines:\n  - kind: local\n    stopGraceMs: 5000\n    templates:\n      - ${JSON.stringify({ name: 'default', cpus: 0.1, memoryMiB: 64, ...template })}\n`;
@@ -39,18 +58,9 @@ export async function startEngineServer(input: { dir: string; fileText: string; 
   const server: RunningServer = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (printed = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
   const adminToken = input.adminToken ?? printed;
   const url = server.url;
-  let repos = 0;
 
-  async function api<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  const api = apiClient(url, adminToken);
+  const makeProject = projectMaker(api, input.dir, 'p');
 
   const self: EngineServer = {
     url,
@@ -60,12 +70,7 @@ export async function startEngineServer(input: { dir: string; fileText: string; 
     adminToken,
     api,
     async project(files) {
-      repos += 1;
-      const repo = path.join(input.dir, `repo-${randomBytes(3).toString('hex')}-${repos}`);
-      await makeRepo(repo, files);
-      const name = `p${repos}-${randomBytes(3).toString('hex')}`;
-      await api('POST', '/api/v1/projects', { name, repositoryUrl: repo });
-      return name;
+      return (await makeProject(files)).name;
     },
     trigger: (project) => api<BuildView>('POST', `/api/v1/projects/${project}/builds`, {}),
     waitForBuild: (id, done, what) =>

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, it } from 'node:test';
-import { tempDir } from '../../support/git-repo.js';
+import { describe, it } from 'node:test';
+import { cleanupsAfterEach } from '../../support/cleanups.js';
 import { processAlive, waitFor } from '../../support/wait.js';
-import { agentProcesses, engineYaml, finished, startEngineServer, stopAllAgents, type EngineServer } from './helpers.js';
+import { agentProcesses, engineServer, engineYaml, finished, type EngineServer } from './helpers.js';
 
 const pipeline = (jobs: Record<string, string>): string =>
   Object.entries(jobs)
@@ -10,25 +10,9 @@ const pipeline = (jobs: Record<string, string>): string =>
     .join('');
 
 describe('the engine manager with the local engine', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    while (cleanups.length > 0) await cleanups.pop()?.();
-  });
-  after(async () => {
-    while (cleanups.length > 0) await cleanups.pop()?.();
-  });
+  const cleanups = cleanupsAfterEach();
 
-  async function server(template: Record<string, unknown>): Promise<EngineServer> {
-    const { dir, remove } = await tempDir('provisioning');
-    cleanups.push(remove);
-    const started = await startEngineServer({ dir, fileText: engineYaml(template) });
-    const home = started.home;
-    cleanups.push(async () => {
-      await started.close();
-      await stopAllAgents(home);
-    });
-    return started;
-  }
+  const server = (template: Record<string, unknown>): Promise<EngineServer> => engineServer(cleanups, { fileText: engineYaml(template) });
 
   it('launches an agent for a build nobody can run, and that agent runs the job; a second build goes to it idle', async () => {
     const s = await server({ maxAgents: 2, idleMinutes: 5 });

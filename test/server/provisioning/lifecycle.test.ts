@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { cleanupsAfterEach } from '../../support/cleanups.js';
 import { tempDir } from '../../support/git-repo.js';
 import { processAlive, waitFor } from '../../support/wait.js';
-import { agentProcesses, engineYaml, finished, sameEngine, startEngineServer, stopAllAgents, type EngineServer } from './helpers.js';
+import { agentProcesses, engineServer, engineYaml, finished, sameEngine, type EngineServer } from './helpers.js';
 
 describe('the engine manager keeping engines tidy (local engine)', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    while (cleanups.length > 0) await cleanups.pop()?.();
-  });
-  after(async () => {
-    while (cleanups.length > 0) await cleanups.pop()?.();
-  });
+  const cleanups = cleanupsAfterEach();
 
-  async function server(fileText: string, dir?: string, port?: number, adminToken?: string): Promise<EngineServer> {
-    let where = dir;
-    if (where === undefined) {
-      const made = await tempDir('provisioning-lifecycle');
-      cleanups.push(made.remove);
-      where = made.dir;
-    }
-    const started = await startEngineServer({ dir: where, fileText, ...(port === undefined ? {} : { port }), ...(adminToken === undefined ? {} : { adminToken }) });
-    cleanups.push(async () => {
-      await started.close();
-      await stopAllAgents(started.home);
-    });
-    return started;
-  }
+  const server = (fileText: string): Promise<EngineServer> => engineServer(cleanups, { fileText });
 
   async function log(s: EngineServer, jobId: number): Promise<string> {
     const response = await fetch(`${s.url}/api/v1/jobs/${jobId}/log/raw`, { headers: { authorization: `Bearer ${s.adminToken}` } });
@@ -69,7 +51,7 @@ describe('the engine manager keeping engines tidy (local engine)', () => {
     const made = await tempDir('provisioning-lifecycle');
     cleanups.push(made.remove);
     const fileText = engineYaml({ maxJobsPerAgent: 2, idleMinutes: 5 });
-    const first = await server(fileText, made.dir);
+    const first = await engineServer(cleanups, { fileText, dir: made.dir });
     const project = await first.project({ '.slipway.yml': 'hello:\n  script:\n    - echo hello\n' });
     assert.equal((await first.waitForBuild((await first.trigger(project)).id, (b) => finished(b.status), 'the first build')).status, 'success');
     const [agent] = await agentProcesses(first.stateDir);
@@ -77,7 +59,7 @@ describe('the engine manager keeping engines tidy (local engine)', () => {
     const { port, adminToken } = first;
     await first.close();
 
-    const second = await server(fileText, made.dir, port, adminToken);
+    const second = await engineServer(cleanups, { fileText, dir: made.dir, port, adminToken });
     assert.equal((await second.waitForBuild((await second.trigger(project)).id, (b) => finished(b.status), 'the second build')).status, 'success');
     // Its second job: the adopted agent is stopped, as it would have been without the restart.
     await waitFor('the agent to be stopped after its second job', () => !processAlive(agent.pid), 20_000);

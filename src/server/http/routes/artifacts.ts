@@ -1,36 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { SlipwayError, httpStatusOf, isSlipwayError, messageOf } from '../../../errors/index.js';
+import { SlipwayError } from '../../../errors/index.js';
 import type { JobSpec } from '../../../pipeline/index.js';
 import type { Artifact, Job, JobAttempt, Store } from '../../../store/index.js';
 import { authenticateAttempt } from '../../agents/index.js';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.js';
+import { attemptDownload, streamAnswer } from './stream-answer.js';
 
 const id = z.coerce.number().int().positive();
 const attemptParams = z.object({ attemptId: id });
 const cacheParams = z.object({ attemptId: id, key: z.string().min(1).max(250) });
 const jobParams = z.object({ id });
-
-/** A streamed answer: the body, or an error as `{ code, message }` when producing it fails first. */
-export async function streamAnswer(reply: FastifyReply, produce: () => Promise<{ type: string; body: Readable; fileName?: string }>): Promise<void> {
-  let answer: { type: string; body: Readable; fileName?: string };
-  try {
-    answer = await produce();
-  } catch (error) {
-    const known = isSlipwayError(error) ? error : new SlipwayError('INTERNAL', `internal error: ${messageOf(error)}`, { cause: error });
-    if (!isSlipwayError(error)) reply.log.error({ err: error }, 'request failed');
-    reply.raw.writeHead(httpStatusOf[known.code], { 'content-type': 'application/json; charset=utf-8' });
-    reply.raw.end(JSON.stringify({ code: known.code, message: known.message }));
-    return;
-  }
-  const headers: Record<string, string> = { 'content-type': answer.type };
-  if (answer.fileName !== undefined) headers['content-disposition'] = `attachment; filename="${answer.fileName.replace(/["\\\r\n]/g, '_')}"`;
-  reply.raw.writeHead(200, headers);
-  await pipeline(answer.body, reply.raw).catch((error: unknown) => reply.log.warn({ err: messageOf(error) }, 'download interrupted'));
-}
 
 /** The request's body as a stream: the app's stream parser passes it through, others leave it unread. */
 function bodyOf(request: FastifyRequest): Readable {
@@ -73,21 +55,17 @@ async function attemptOf(ctx: RouteContext, request: FastifyRequest, attemptId: 
 
 /** What agents move over HTTP with an attempt's token: artifacts in and out, the project's caches. */
 export const attemptFileRoutes: AnyRoute[] = [
-  defineRoute({
-    method: 'GET',
+  attemptDownload({
     path: '/api/v1/attempts/:attemptId/artifacts/:jobId',
     summary: 'Download the artifact archive of a job of the same build (agents, with the attempt token)',
-    scope: 'attempt',
     params: z.object({ attemptId: id, jobId: id }),
-    stream: true,
-    handler: async (ctx, { params, request, reply }) =>
-      streamAnswer(reply, async () => {
-        const { job } = await attemptOf(ctx, request, params.attemptId);
-        const from = await ctx.store.jobs.get(params.jobId);
-        if (from === null || from.buildId !== job.buildId) throw new SlipwayError('NOT_FOUND', `job ${params.jobId} is not in the build of attempt ${params.attemptId}`);
-        const artifact = await latestArtifact(ctx.store, from.id);
-        return { type: 'application/gzip', body: await openBlob(ctx, artifact.storagePath, `the artifact archive of job ${from.id}`) };
-      }),
+    produce: async (ctx, attempt, params) => {
+      const job = await jobOf(ctx.store, attempt.jobId);
+      const from = await ctx.store.jobs.get(params.jobId);
+      if (from === null || from.buildId !== job.buildId) throw new SlipwayError('NOT_FOUND', `job ${params.jobId} is not in the build of attempt ${params.attemptId}`);
+      const artifact = await latestArtifact(ctx.store, from.id);
+      return { type: 'application/gzip', body: await openBlob(ctx, artifact.storagePath, `the artifact archive of job ${from.id}`) };
+    },
   }),
   defineRoute({
     method: 'PUT',
@@ -124,20 +102,16 @@ export const attemptFileRoutes: AnyRoute[] = [
       }
     },
   }),
-  defineRoute({
-    method: 'GET',
+  attemptDownload({
     path: '/api/v1/attempts/:attemptId/caches/:key',
     summary: "Download a cache archive of the attempt's project (404 on a miss)",
-    scope: 'attempt',
     params: cacheParams,
-    stream: true,
-    handler: async (ctx, { params, request, reply }) =>
-      streamAnswer(reply, async () => {
-        const { job } = await attemptOf(ctx, request, params.attemptId);
-        const entry = await ctx.store.caches.get(job.projectId, params.key);
-        if (entry === null) throw new SlipwayError('NOT_FOUND', `there is no cache "${params.key}"`);
-        return { type: 'application/gzip', body: await openBlob(ctx, entry.blobId, `cache "${params.key}"`) };
-      }),
+    produce: async (ctx, attempt, params) => {
+      const job = await jobOf(ctx.store, attempt.jobId);
+      const entry = await ctx.store.caches.get(job.projectId, params.key);
+      if (entry === null) throw new SlipwayError('NOT_FOUND', `there is no cache "${params.key}"`);
+      return { type: 'application/gzip', body: await openBlob(ctx, entry.blobId, `cache "${params.key}"`) };
+    },
   }),
   defineRoute({
     method: 'PUT',

@@ -4,7 +4,7 @@ import { SlipwayError } from '../../../errors/index.js';
 import type { Job, Store } from '../../../store/index.js';
 import type { LogKey } from '../../logs/index.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { streamAnswer } from './artifacts.js';
+import { streamAnswer } from './stream-answer.js';
 
 const jobParams = z.object({ id: z.coerce.number().int().positive() });
 const attemptQuery = z.object({ attempt: z.coerce.number().int().positive().optional() });
