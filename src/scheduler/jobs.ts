@@ -12,6 +12,8 @@ export type PendingJob = {
   priority: number;
   /** When the job was queued (ms since the epoch): earlier goes first within a priority. */
   queuedAt: number;
+  /** The image the job names (`image:`); null or absent: its agent's own (see images.ts). */
+  image?: string | null;
 };
 
 /** A value per project id, as a Map or a plain object. */

@@ -1,4 +1,5 @@
 import { fits, orderJobs, projectGate, type PendingJob, type ProjectTable } from './jobs.js';
+import { imageAccepts, type AgentImage } from './images.js';
 import { hasAll, labelKey, labelSet } from './labels.js';
 
 /** A connected agent and what remains of its capacity after its running jobs. */
@@ -8,6 +9,10 @@ export type AgentSlot = {
   freeSlots: number;
   freeCpus: number;
   freeMemoryMiB: number;
+  /** The image the agent's container runs; null or absent: none (local or registered agent). */
+  image?: string | null;
+  /** Launched with a job's image instead of its template's: takes only jobs naming that image. */
+  pinned?: boolean;
 };
 
 export type MatchInput = {
@@ -17,14 +22,16 @@ export type MatchInput = {
   runningByProject: ProjectTable<number>;
   /** Most jobs running at once per project; missing or null: no limit. */
   concurrencyLimit: ProjectTable<number | null>;
+  /** Whether jobs' images are honoured (some engine runs images; see images.ts). Default false: images are ignored. */
+  images?: boolean;
 };
 
 export type Assignment = { jobId: number; agentId: number };
 
 type Agent = { id: number; freeSlots: number; freeCpus: number; freeMemoryMiB: number; group: AgentGroup };
 
-/** Agents with one label set; agents leave `agents` when their last slot is taken. */
-type AgentGroup = { labels: ReadonlySet<string>; agents: Agent[] };
+/** Agents with one label set and image; agents leave `agents` when their last slot is taken. */
+type AgentGroup = { labels: ReadonlySet<string>; image: AgentImage; agents: Agent[] };
 
 /** Where jobs with one label set may go, and the requests already found not to fit. */
 type Candidates = {
@@ -40,7 +47,8 @@ type Candidates = {
  * they were decided.
  */
 export function matchJobs(input: MatchInput): Assignment[] {
-  const groups = groupAgents(input.agents);
+  const images = input.images ?? false;
+  const groups = groupAgents(input.agents, images);
   let freeSlots = groups.reduce((sum, group) => sum + group.agents.reduce((n, agent) => n + agent.freeSlots, 0), 0);
   const byLabels = new Map<string, Candidates>();
   const projects = projectGate(input.runningByProject, input.concurrencyLimit);
@@ -52,10 +60,11 @@ export function matchJobs(input: MatchInput): Assignment[] {
     seen.add(job.id);
     if (!projects.canStart(job.projectId)) continue;
     const need = labelSet(job.labels);
-    const key = labelKey(need);
+    const image = images ? (job.image ?? null) : null;
+    const key = JSON.stringify([labelKey(need), image]);
     let candidates = byLabels.get(key);
     if (candidates === undefined) {
-      candidates = { tiers: tiersFor(need, groups), failed: [] };
+      candidates = { tiers: tiersFor(need, image, groups), failed: [] };
       byLabels.set(key, candidates);
     }
     const cpus = job.cpus ?? 0;
@@ -74,7 +83,7 @@ export function matchJobs(input: MatchInput): Assignment[] {
   return assignments;
 }
 
-function groupAgents(slots: readonly AgentSlot[]): AgentGroup[] {
+function groupAgents(slots: readonly AgentSlot[], images: boolean): AgentGroup[] {
   const groups = new Map<string, AgentGroup>();
   const ids = new Set<number>();
   for (const slot of slots) {
@@ -83,10 +92,12 @@ function groupAgents(slots: readonly AgentSlot[]): AgentGroup[] {
     const freeSlots = Math.floor(slot.freeSlots);
     if (!(freeSlots > 0)) continue;
     const labels = labelSet(slot.labels);
-    const key = labelKey(labels);
+    // Images ignored: every agent takes every job as far as images go.
+    const image: AgentImage = images ? { image: slot.image ?? null, pinned: slot.pinned ?? false } : { image: null, pinned: false };
+    const key = JSON.stringify([labelKey(labels), image.image, image.pinned]);
     let group = groups.get(key);
     if (group === undefined) {
-      group = { labels, agents: [] };
+      group = { labels, image, agents: [] };
       groups.set(key, group);
     }
     group.agents.push({ id: slot.id, freeSlots, freeCpus: slot.freeCpus, freeMemoryMiB: slot.freeMemoryMiB, group });
@@ -94,10 +105,10 @@ function groupAgents(slots: readonly AgentSlot[]): AgentGroup[] {
   return [...groups.values()];
 }
 
-function tiersFor(need: ReadonlySet<string>, groups: readonly AgentGroup[]): AgentGroup[][] {
+function tiersFor(need: ReadonlySet<string>, image: string | null, groups: readonly AgentGroup[]): AgentGroup[][] {
   const byExtra = new Map<number, AgentGroup[]>();
   for (const group of groups) {
-    if (!hasAll(group.labels, need)) continue;
+    if (!hasAll(group.labels, need) || !imageAccepts(group.image, image)) continue;
     const extra = group.labels.size - need.size;
     const tier = byExtra.get(extra);
     if (tier === undefined) byExtra.set(extra, [group]);

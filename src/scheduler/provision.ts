@@ -1,5 +1,6 @@
 import type { AgentTemplate, Offer } from '../engines/index.js';
 import { orderJobs, projectGate, type PendingJob, type ProjectTable } from './jobs.js';
+import { launchImage } from './images.js';
 import { hasAll, labelSet } from './labels.js';
 
 export type EngineAgentState = 'provisioning' | 'idle' | 'busy';
@@ -8,10 +9,15 @@ export type EngineAgentState = 'provisioning' | 'idle' | 'busy';
 export type EngineState = {
   name: string;
   templates: readonly AgentTemplate[];
+  /** The template for jobs that name an image no template serves (the job's image replaces its own); null or absent: none. */
+  imageTemplate?: AgentTemplate | null;
   /** Free room per host now; an engine with no offers launches nothing. */
   offers: readonly Offer[];
-  /** The agents of this engine that are not being stopped. */
-  agents: ReadonlyArray<{ template: string; state: EngineAgentState }>;
+  /**
+   * The agents of this engine that are not being stopped; `image` is the image an agent was
+   * launched with instead of its template's (null or absent: the template's own).
+   */
+  agents: ReadonlyArray<{ template: string; state: EngineAgentState; image?: string | null }>;
 };
 
 export type ProvisionInput = {
@@ -23,31 +29,49 @@ export type ProvisionInput = {
   concurrencyLimit: ProjectTable<number | null>;
 };
 
-/** Start one agent of `template` on `engine`: for the jobs named, or for the warm pool (none). */
-export type Launch = { engine: string; template: string; forJobIds: number[] };
+/**
+ * Start one agent of `template` on `engine`: for the jobs named, or for the warm pool (none),
+ * in `image` instead of the template's own (null: the template's own).
+ */
+export type Launch = { engine: string; template: string; forJobIds: number[]; image: string | null };
 
 type MutableOffer = { host: string; cpus: number; memoryMiB: number };
+
+/** Agents of one template in one image (null: the template's own). */
+type ImagePool = {
+  idle: number;
+  /** Provisioning agents not yet counted as the agent of a waiting job. */
+  unclaimed: number;
+};
 
 type Pool = {
   engine: string;
   template: AgentTemplate;
   labels: ReadonlySet<string>;
-  /** Agents of the template in any state, plus those launched by this plan. */
+  /** The engine's image template: serves jobs naming an image no template serves. */
+  forImages: boolean;
+  /** Agents of the template in any state and image, plus those launched by this plan: maxAgents counts them all. */
   agents: number;
-  idle: number;
-  /** Provisioning agents not yet counted as the agent of a waiting job. */
-  unclaimed: number;
+  images: Map<string | null, ImagePool>;
   /** The engine's offers whose attributes satisfy the template's (shared between its pools). */
   offers: MutableOffer[];
 };
+
+/** Where a job could run: a pool, in an image. */
+type Candidate = { pool: Pool; image: string | null };
 
 /**
  * Decides which agents to start: first for waiting jobs (in job order; a job already
  * covered by an agent being provisioned gets none), then for each template's warm pool.
  * One launch is one agent, for at most one job. Offers and maxAgents are never exceeded.
+ * Images (see images.ts): when some engine runs images, a job naming one is launched in a
+ * template serving its labels with that image (the template's own or replacing it), or in
+ * an engine's image template (no labels) when that has fewer extra labels than any such
+ * template; pools are per engine, template and image, maxAgents per template.
  */
 export function planProvisioning(input: ProvisionInput): Launch[] {
   const pools = poolsOf(input.engines);
+  const images = input.engines.some((engine) => (engine.imageTemplate ?? null) !== null || engine.templates.some((template) => template.image !== null));
   const launches: Launch[] = [];
   const projects = projectGate(input.runningByProject, input.concurrencyLimit);
   const seen = new Set<number>();
@@ -55,28 +79,29 @@ export function planProvisioning(input: ProvisionInput): Launch[] {
     if (seen.has(job.id)) continue;
     seen.add(job.id);
     if (!projects.canStart(job.projectId)) continue;
-    const serving = servingPools(pools, job);
-    const coming = serving.find((pool) => pool.unclaimed > 0);
+    const serving = candidatesFor(pools, job, images ? (job.image ?? null) : null, images);
+    const coming = serving.find((candidate) => imagePool(candidate).unclaimed > 0);
     if (coming !== undefined) {
-      coming.unclaimed -= 1;
+      imagePool(coming).unclaimed -= 1;
       projects.start(job.projectId);
       continue;
     }
-    const pool = bestToLaunch(serving);
-    if (pool === undefined) continue;
-    launch(pool);
-    launches.push({ engine: pool.engine, template: pool.template.name, forJobIds: [job.id] });
+    const best = bestToLaunch(serving);
+    if (best === undefined) continue;
+    launch(best.pool);
+    launches.push({ engine: best.pool.engine, template: best.pool.template.name, forJobIds: [job.id], image: best.image });
     projects.start(job.projectId);
   }
   // Warm pool, one agent per template per round: scarce offers are shared between templates.
-  const missing = new Map(pools.map((pool) => [pool, pool.template.minIdle - pool.idle - pool.unclaimed]));
+  const warm = pools.filter((pool) => !pool.forImages);
+  const missing = new Map(warm.map((pool) => [pool, pool.template.minIdle - imagePool({ pool, image: null }).idle - imagePool({ pool, image: null }).unclaimed]));
   for (let launched = true; launched; ) {
     launched = false;
-    for (const pool of pools) {
+    for (const pool of warm) {
       if ((missing.get(pool) ?? 0) <= 0 || room(pool) <= 0) continue;
       launch(pool);
       missing.set(pool, (missing.get(pool) ?? 0) - 1);
-      launches.push({ engine: pool.engine, template: pool.template.name, forJobIds: [] });
+      launches.push({ engine: pool.engine, template: pool.template.name, forJobIds: [], image: null });
       launched = true;
     }
   }
@@ -88,15 +113,26 @@ function poolsOf(engines: readonly EngineState[]): Pool[] {
   const pools: Pool[] = [];
   for (const engine of [...engines].sort((a, b) => compareNames(a.name, b.name))) {
     const offers = engine.offers.map((offer) => ({ host: offer.host, cpus: offer.cpus, memoryMiB: offer.memoryMiB, attributes: offer.attributes }));
-    for (const template of [...engine.templates].sort((a, b) => compareNames(a.name, b.name))) {
+    const templates = [...engine.templates].sort((a, b) => compareNames(a.name, b.name)).map((template) => ({ template, forImages: false }));
+    const imageTemplate = engine.imageTemplate ?? null;
+    if (imageTemplate !== null) templates.push({ template: imageTemplate, forImages: true });
+    for (const { template, forImages } of templates) {
       const agents = engine.agents.filter((agent) => agent.template === template.name);
+      const images = new Map<string | null, ImagePool>();
+      for (const agent of agents) {
+        const key = agent.image ?? null;
+        const pool = images.get(key) ?? { idle: 0, unclaimed: 0 };
+        if (agent.state === 'idle') pool.idle += 1;
+        if (agent.state === 'provisioning') pool.unclaimed += 1;
+        images.set(key, pool);
+      }
       pools.push({
         engine: engine.name,
         template,
         labels: labelSet(template.labels),
+        forImages,
         agents: agents.length,
-        idle: agents.filter((agent) => agent.state === 'idle').length,
-        unclaimed: agents.filter((agent) => agent.state === 'provisioning').length,
+        images,
         offers: offers.filter((offer) => Object.entries(template.attributes).every(([key, value]) => offer.attributes[key] === value)),
       });
     }
@@ -104,23 +140,48 @@ function poolsOf(engines: readonly EngineState[]): Pool[] {
   return pools;
 }
 
-/** Pools whose template can run the job (labels and resources), fewest extra labels first. */
-function servingPools(pools: readonly Pool[], job: PendingJob): Pool[] {
-  const need = labelSet(job.labels);
-  return pools
-    .filter((pool) => hasAll(pool.labels, need) && (job.cpus ?? 0) <= pool.template.cpus && (job.memoryMiB ?? 0) <= pool.template.memoryMiB)
-    .sort((a, b) => a.labels.size - b.labels.size);
+function imagePool(candidate: Candidate): ImagePool {
+  let pool = candidate.pool.images.get(candidate.image);
+  if (pool === undefined) {
+    pool = { idle: 0, unclaimed: 0 };
+    candidate.pool.images.set(candidate.image, pool);
+  }
+  return pool;
 }
 
-/** Among pools sorted by extra labels: the first with room, ties going to the most room. */
-function bestToLaunch(serving: readonly Pool[]): Pool | undefined {
-  let best: { pool: Pool; room: number } | undefined;
-  for (const pool of serving) {
-    if (best !== undefined && pool.labels.size > best.pool.labels.size) break;
-    const free = room(pool);
-    if (free > 0 && (best === undefined || free > best.room)) best = { pool, room: free };
+/**
+ * Where the job could run (labels, resources, image): fewest extra labels first, and
+ * among equals the templates before the image templates, which serve jobs naming an image.
+ */
+function candidatesFor(pools: readonly Pool[], job: PendingJob, jobImage: string | null, images: boolean): Candidate[] {
+  const need = labelSet(job.labels);
+  const candidates: Candidate[] = [];
+  for (const pool of pools) {
+    if (!hasAll(pool.labels, need) || (job.cpus ?? 0) > pool.template.cpus || (job.memoryMiB ?? 0) > pool.template.memoryMiB) continue;
+    if (pool.forImages) {
+      if (jobImage !== null) candidates.push({ pool, image: jobImage });
+      continue;
+    }
+    const image = images ? launchImage(pool.template.image, jobImage) : null;
+    if (image !== undefined) candidates.push({ pool, image });
   }
-  return best?.pool;
+  return candidates.sort((a, b) => rank(a.pool) - rank(b.pool));
+}
+
+/** Extra labels first, then templates before image templates. */
+function rank(pool: Pool): number {
+  return pool.labels.size * 2 + (pool.forImages ? 1 : 0);
+}
+
+/** Among candidates sorted by extra labels: the first with room, ties going to the most room. */
+function bestToLaunch(serving: readonly Candidate[]): Candidate | undefined {
+  let best: { candidate: Candidate; room: number } | undefined;
+  for (const candidate of serving) {
+    if (best !== undefined && rank(candidate.pool) > rank(best.candidate.pool)) break;
+    const free = room(candidate.pool);
+    if (free > 0 && (best === undefined || free > best.room)) best = { candidate, room: free };
+  }
+  return best?.candidate;
 }
 
 /** How many more agents of the pool's template could start: offers and maxAgents allowing. */

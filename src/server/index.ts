@@ -96,7 +96,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const retention = startRetention({ store, blobs: files.blobs, intervalMs: 60_000, now: Date.now, onError: (error) => retentionLog.error({ err: error }, 'artifact sweep failed') });
     let engines: Provisioner;
     try {
-      engines = await startEngineManager({ config, store, agents, registry, logger: root.child({ component: 'engines' }), publicUrl });
+      engines = await startEngineManager({ config, store, agents, builds, registry, logger: root.child({ component: 'engines' }), publicUrl });
     } catch (error) {
       retention.stop();
       await agents.close();

@@ -187,6 +187,8 @@ export type EngineLaunchesTable = {
   engine_task_id: string | null;
   state: string;
   error: string | null;
+  image: string | null;
+  jobs_run: Generated<number>;
   created_at: number;
   updated_at: number;
 };

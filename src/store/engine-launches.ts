@@ -22,16 +22,22 @@ export type EngineLaunch = {
   engineTaskId: string | null;
   state: LaunchState;
   error: string | null;
+  /** The image it was launched with instead of its template's; null: the template's own. */
+  image: string | null;
+  /** Jobs given to the agent so far (maxJobsPerAgent counts them across server restarts). */
+  jobsRun: number;
   createdAt: number;
   updatedAt: number;
 };
 
 export type EngineLaunches = {
   /** In state 'requested'. Throws CONFLICT on a reused agent name. */
-  create(input: { engine: string; template: string; agentName: string }): Promise<EngineLaunch>;
+  create(input: { engine: string; template: string; agentName: string; image?: string | null }): Promise<EngineLaunch>;
   get(id: number): Promise<EngineLaunch | null>;
   getByAgentName(agentName: string): Promise<EngineLaunch | null>;
   setTaskId(id: number, engineTaskId: string): Promise<boolean>;
+  /** Counts one more job given to the launch's agent. */
+  countJob(id: number): Promise<boolean>;
   /** Compare-and-set, as for jobs; error is recorded when given. */
   setState(input: { id: number; from: readonly LaunchState[]; to: LaunchState; error?: string | null }): Promise<boolean>;
   /** Launches of this engine not yet stopped or failed, oldest first: what reconciliation checks. */
@@ -47,6 +53,8 @@ function toLaunch(row: Selectable<EngineLaunchesTable>): EngineLaunch {
     engineTaskId: row.engine_task_id,
     state: row.state as LaunchState,
     error: row.error,
+    image: row.image,
+    jobsRun: Number(row.jobs_run),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -55,13 +63,13 @@ function toLaunch(row: Selectable<EngineLaunchesTable>): EngineLaunch {
 export function engineLaunches(ctx: StoreContext): EngineLaunches {
   const { db } = ctx;
   return {
-    async create({ engine, template, agentName }) {
+    async create({ engine, template, agentName, image = null }) {
       const now = ctx.now();
       const row = await expectingViolations(
         () =>
           db
             .insertInto('engine_launches')
-            .values({ engine, template, agent_name: agentName, engine_task_id: null, state: 'requested', error: null, created_at: now, updated_at: now })
+            .values({ engine, template, agent_name: agentName, engine_task_id: null, state: 'requested', error: null, image, created_at: now, updated_at: now })
             .returningAll()
             .executeTakeFirstOrThrow(),
         { unique: `a launch for agent "${agentName}" already exists; give each launched agent a new name` },
@@ -83,6 +91,15 @@ export function engineLaunches(ctx: StoreContext): EngineLaunches {
       const result = await db
         .updateTable('engine_launches')
         .set({ engine_task_id: engineTaskId, updated_at: ctx.now() })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return touched(result);
+    },
+
+    async countJob(id) {
+      const result = await db
+        .updateTable('engine_launches')
+        .set((eb) => ({ jobs_run: eb('jobs_run', '+', 1), updated_at: ctx.now() }))
         .where('id', '=', id)
         .executeTakeFirst();
       return touched(result);

@@ -29,6 +29,8 @@ export type SceneOptions = {
   agents?: Record<string, number>;
   /** Listen on this port instead of a free one picked by the server (a restart must find it again). */
   port?: number;
+  /** Configuration YAML in place of `engines: []` (engines, registry...), given the scene's directory: the server's engines launch the agents. */
+  config?: (dir: string) => string;
 };
 
 /**
@@ -97,7 +99,7 @@ export async function openScene(target: E2eTarget, options: SceneOptions = {}): 
     const configFile = path.join(dir, 'slipway.yml');
     const agents = Object.entries(options.agents ?? {}).map(([key, value]) => `${key}: ${value}`).join(', ');
     // No engine: the tests start the agents themselves, so they know which process runs which job.
-    await writeFile(configFile, `engines: []\nlogLevel: warn\n${agents === '' ? '' : `agents: { ${agents} }\n`}`);
+    await writeFile(configFile, `${options.config?.(dir) ?? 'engines: []'}\nlogLevel: warn\n${agents === '' ? '' : `agents: { ${agents} }\n`}`);
     const listen = `127.0.0.1:${options.port ?? 0}`;
     const serverArgs = ['server', '--config', configFile, '--home', home, '--listen', listen, ...(database.url === null ? [] : ['--database', database.url])];
     const startServer = async (): Promise<{ server: SlipwayProcess; url: string }> => {

@@ -10,7 +10,7 @@ function plan(unmatched: PendingJob[], engines: EngineState[], limits: Record<nu
 describe('planProvisioning', () => {
   it('launches an agent of a template that has all of the job labels', () => {
     const engines = [engine('docker', { templates: [template('plain'), template('gpu', { labels: ['gpu', 'linux'] })] })];
-    assert.deepEqual(plan([job(1, { labels: ['gpu'] })], engines), [{ engine: 'docker', template: 'gpu', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1, { labels: ['gpu'] })], engines), [{ engine: 'docker', template: 'gpu', forJobIds: [1], image: null }]);
   });
 
   it('launches nothing for a job that no template can run', () => {
@@ -20,7 +20,7 @@ describe('planProvisioning', () => {
 
   it('does not launch a template with less cpus or memory than the job requests', () => {
     const engines = [engine('docker', { templates: [template('small', { cpus: 1 }), template('large', { cpus: 4, memoryMiB: 8192 })] })];
-    assert.deepEqual(plan([job(1, { cpus: 2 })], engines), [{ engine: 'docker', template: 'large', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1, { cpus: 2 })], engines), [{ engine: 'docker', template: 'large', forJobIds: [1], image: null }]);
     assert.deepEqual(plan([job(1, { memoryMiB: 16384 })], engines), []);
   });
 
@@ -30,7 +30,7 @@ describe('planProvisioning', () => {
       engine('a', { templates: [arm], offers: [offer('x86', { attributes: { arch: 'amd64' } })] }),
       engine('b', { templates: [arm], offers: [offer('pi', { attributes: { arch: 'arm64', rack: '2' } })] }),
     ];
-    assert.deepEqual(plan([job(1)], engines), [{ engine: 'b', template: 'arm', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1)], engines), [{ engine: 'b', template: 'arm', forJobIds: [1], image: null }]);
   });
 
   it('launches only where an offer has room, counting the launches it has already planned', () => {
@@ -44,7 +44,7 @@ describe('planProvisioning', () => {
       { template: 't', state: 'idle' as const },
     ];
     const engines = [engine('docker', { templates: [template('t', { maxAgents: 3 })], agents })];
-    assert.deepEqual(plan([job(1), job(2)], engines), [{ engine: 'docker', template: 't', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1), job(2)], engines), [{ engine: 'docker', template: 't', forJobIds: [1], image: null }]);
   });
 
   it('counts agents being provisioned as the agents of waiting jobs they can run', () => {
@@ -53,30 +53,30 @@ describe('planProvisioning', () => {
       { template: 't', state: 'provisioning' as const },
     ];
     const engines = [engine('docker', { templates: [template('t')], agents })];
-    assert.deepEqual(plan([job(1), job(2), job(3)], engines), [{ engine: 'docker', template: 't', forJobIds: [3] }]);
+    assert.deepEqual(plan([job(1), job(2), job(3)], engines), [{ engine: 'docker', template: 't', forJobIds: [3], image: null }]);
   });
 
   it('does not count agents being provisioned for jobs they cannot run', () => {
     const agents = [{ template: 'plain', state: 'provisioning' as const }];
     const engines = [engine('docker', { templates: [template('plain'), template('gpu', { labels: ['gpu'] })], agents })];
-    assert.deepEqual(plan([job(1, { labels: ['gpu'] })], engines), [{ engine: 'docker', template: 'gpu', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1, { labels: ['gpu'] })], engines), [{ engine: 'docker', template: 'gpu', forJobIds: [1], image: null }]);
   });
 
   it('prefers the template with the fewest labels beyond the job labels', () => {
     const templates = [template('a', { labels: ['linux', 'gpu', 'cuda'] }), template('b', { labels: ['linux'] }), template('c', { labels: ['linux', 'docker'] })];
-    assert.deepEqual(plan([job(1, { labels: ['linux'] })], [engine('docker', { templates })]), [{ engine: 'docker', template: 'b', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1, { labels: ['linux'] })], [engine('docker', { templates })]), [{ engine: 'docker', template: 'b', forJobIds: [1], image: null }]);
   });
 
   it('prefers the engine with the most room for an equally good template, then the first by name', () => {
     const small = engine('a', { templates: [template('t')], offers: [offer('h', { cpus: 2 })] });
     const large = engine('b', { templates: [template('t')], offers: [offer('h', { cpus: 6 })] });
-    assert.deepEqual(plan([job(1)], [small, large]), [{ engine: 'b', template: 't', forJobIds: [1] }]);
-    assert.deepEqual(plan([job(1)], [large, { ...small, name: 'c', offers: large.offers }]), [{ engine: 'b', template: 't', forJobIds: [1] }]);
+    assert.deepEqual(plan([job(1)], [small, large]), [{ engine: 'b', template: 't', forJobIds: [1], image: null }]);
+    assert.deepEqual(plan([job(1)], [large, { ...small, name: 'c', offers: large.offers }]), [{ engine: 'b', template: 't', forJobIds: [1], image: null }]);
   });
 
   it('launches for higher-priority jobs first when room is scarce', () => {
     const engines = [engine('docker', { templates: [template('t', { maxAgents: 1 })] })];
-    assert.deepEqual(plan([job(1), job(2, { priority: 5 })], engines), [{ engine: 'docker', template: 't', forJobIds: [2] }]);
+    assert.deepEqual(plan([job(1), job(2, { priority: 5 })], engines), [{ engine: 'docker', template: 't', forJobIds: [2], image: null }]);
   });
 
   it('does not launch for jobs of a project at its concurrency limit', () => {
@@ -89,15 +89,15 @@ describe('planProvisioning', () => {
     const agents = [{ template: 't', state: 'idle' as const }, { template: 't', state: 'busy' as const }, { template: 'u', state: 'provisioning' as const }];
     const engines = [engine('docker', { templates: [template('t', { minIdle: 3 }), template('u', { minIdle: 1 })], agents })];
     assert.deepEqual(plan([], engines), [
-      { engine: 'docker', template: 't', forJobIds: [] },
-      { engine: 'docker', template: 't', forJobIds: [] },
+      { engine: 'docker', template: 't', forJobIds: [], image: null },
+      { engine: 'docker', template: 't', forJobIds: [], image: null },
     ]);
   });
 
   it('does not count agents provisioned for waiting jobs in the warm pool', () => {
     const agents = [{ template: 't', state: 'provisioning' as const }];
     const engines = [engine('docker', { templates: [template('t', { minIdle: 1 })], agents })];
-    assert.deepEqual(plan([job(1)], engines), [{ engine: 'docker', template: 't', forJobIds: [] }]);
+    assert.deepEqual(plan([job(1)], engines), [{ engine: 'docker', template: 't', forJobIds: [], image: null }]);
   });
 
   it('keeps the warm pool within maxAgents and offers, sharing scarce room between templates', () => {

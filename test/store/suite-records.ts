@@ -216,6 +216,17 @@ export function recordTests(target: StoreTarget): void {
       assert.deepEqual(await t.store.engineLaunches.listActive(engine), []);
     });
 
+    it('keeps the image a launch replaced its template image with, and counts the jobs its agent ran', async () => {
+      const launch = await t.store.engineLaunches.create({ engine: unique('docker'), template: 'base', agentName: unique('agent'), image: 'python:3' });
+      assert.equal(launch.image, 'python:3');
+      assert.equal(launch.jobsRun, 0);
+      assert.equal(await t.store.engineLaunches.countJob(launch.id), true);
+      assert.equal(await t.store.engineLaunches.countJob(launch.id), true);
+      assert.equal((await t.store.engineLaunches.get(launch.id))?.jobsRun, 2);
+      const plain = await t.store.engineLaunches.create({ engine: 'local', template: 't', agentName: unique('agent') });
+      assert.equal(plain.image, null);
+    });
+
     it('lets only one of two concurrent state changes of a launch win', async () => {
       const launch = await t.store.engineLaunches.create({ engine: 'local', template: 't', agentName: unique('agent') });
       const results = await Promise.all([

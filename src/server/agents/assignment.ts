@@ -9,12 +9,15 @@ export type AssignmentContext = {
   secretsKey: Buffer;
   /** Where agents reach this server (no trailing slash). */
   publicUrl: string;
+  /** The image registry builds push to (config registry.address); null or absent: none. */
+  registryAddress?: string | null;
 };
 
 /**
  * What an agent needs to run one attempt of a job. Variables, lowest precedence first:
  * predefined, the pipeline file's (spec.variables), the project's, its secrets, the
- * build's trigger variables (the order of docs/pipeline.md). Secret values are masked.
+ * build's trigger variables (the order of docs/pipeline.md). Secret values are masked. The
+ * registry variables (registryVariables) rank with the predefined ones.
  */
 export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt: JobAttempt, token: string): Promise<Assignment> {
   const { store, publicUrl } = ctx;
@@ -63,11 +66,27 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
     attemptId: attempt.id,
     token,
     job: spec,
-    variables: { ...predefined, ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
+    variables: { ...predefined, ...registryVariables(ctx.registryAddress ?? null, project.name, { tag: null, commitSha: build.commitSha, createdAt: build.createdAt }), ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
     source: { repository: project.repositoryUrl, commit: build.commitSha, subdirectory: '' },
     artifacts,
     cacheUrl: `${base}/caches`,
     artifactsUploadUrl: `${base}/artifacts`,
     masked: Object.values(secrets).filter((value) => value !== ''),
   };
+}
+
+/**
+ * SLIPWAY_REGISTRY, SLIPWAY_REGISTRY_IMAGE and SLIPWAY_IMAGE_TAG (docs/docker.md): where a
+ * job pushes the image it builds, and a tag unique to the build: the tag name of a tag
+ * build (the store does not tell tag builds apart yet: callers pass null), else the short commit, then the build's creation time (UTC), so that tags sort
+ * by time and a rebuild of a commit gets a new one. None without a registry.
+ */
+export function registryVariables(address: string | null, projectName: string, build: { tag: string | null; commitSha: string; createdAt: number }): Record<string, string> {
+  if (address === null) return {};
+  // Repository names are lowercase in the registry API; tags allow [A-Za-z0-9_.-] only.
+  const image = `${address}/${projectName.toLowerCase().replace(/[^a-z0-9._/-]/g, '-')}`;
+  const version = build.tag === null ? build.commitSha.slice(0, 8) : build.tag.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const at = new Date(build.createdAt).toISOString();
+  const timestamp = at.slice(0, 19).replace(/[-:T]/g, '');
+  return { SLIPWAY_REGISTRY: address, SLIPWAY_REGISTRY_IMAGE: image, SLIPWAY_IMAGE_TAG: `${image}:${version}-${timestamp}` };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { messageOf } from '../../errors/index.js';
-import type { JobSpec } from '../../pipeline/index.js';
-import { matchJobs, type AgentSlot } from '../../scheduler/index.js';
+import type { JobSpec, ServiceSpec } from '../../pipeline/index.js';
+import { matchJobs, type AgentImage, type AgentSlot } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
 import { hashToken, newToken } from '../crypto/index.js';
@@ -9,8 +9,27 @@ import { buildAssignment, type AssignmentContext } from './assignment.js';
 import { send, type Connection } from './connection.js';
 import type { AgentMetrics } from './metrics.js';
 
+/**
+ * What the engine manager tells the dispatcher about the agents it runs (set once it has
+ * started; until then images are ignored and jobs with services fail).
+ */
+export type EngineHooks = {
+  /** Whether jobs' images are honoured: some engine runs images (docs/scheduling.md). */
+  images(): boolean;
+  /** The image an engine agent runs in, by agent name; null: not an agent of an engine with images. */
+  agentImage(name: string): AgentImage | null;
+  /**
+   * Starts a job attempt's services beside the agent's task and resolves when they run;
+   * rejects with a message a user can act on (naming the service and its image, or saying
+   * the agent's engine runs no services). The manager removes them when the attempt ends.
+   */
+  startServices(input: { agentName: string; attemptId: number; services: readonly ServiceSpec[] }): Promise<void>;
+};
+
 export type DispatcherOptions = AssignmentContext & {
   store: Store;
+  /** The engine manager's hooks, once it runs. */
+  engines?: () => EngineHooks | null;
   builds: BuildController;
   connections: () => Iterable<Connection>;
   metrics: AgentMetrics;
@@ -32,8 +51,10 @@ export type AgentEvent =
 export type Dispatcher = {
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
   kick(): void;
-  /** Resolves when no round is running. */
+  /** Resolves when no round is running (assignments waiting for their services may still be). */
   idle(): Promise<void>;
+  /** Resolves when no round is running and no assignment waits for its services. */
+  settled(): Promise<void>;
 };
 
 /**
@@ -46,10 +67,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { store, logger } = options;
   let running: Promise<void> | null = null;
   let again = false;
+  /** Assignments waiting for their services: a round does not wait for them. */
+  const starting = new Set<Promise<void>>();
 
   async function round(): Promise<void> {
     const agents: AgentSlot[] = [];
     const byId = new Map<number, Connection>();
+    const hooks = options.engines?.() ?? null;
     for (const connection of options.connections()) {
       if (connection.cut || connection.freeSlots <= 0) continue;
       let cpus = connection.capacity.cpus;
@@ -58,7 +82,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         cpus -= held.cpus;
         memoryMiB -= held.memoryMiB;
       }
-      agents.push({ id: connection.agentId, labels: connection.labels, freeSlots: connection.freeSlots, freeCpus: cpus, freeMemoryMiB: memoryMiB });
+      const image = hooks?.agentImage(connection.name) ?? null;
+      agents.push({ id: connection.agentId, labels: connection.labels, freeSlots: connection.freeSlots, freeCpus: cpus, freeMemoryMiB: memoryMiB, image: image?.image ?? null, pinned: image?.pinned ?? false });
       byId.set(connection.agentId, connection);
     }
     // Without agents the pending jobs are not read: the provisioner reads them itself.
@@ -72,8 +97,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (const projectId of new Set(pending.map((job) => job.projectId))) {
       limits.set(projectId, (await store.projects.get(projectId))?.concurrencyLimit ?? null);
     }
-    const queue = pending.map((job) => ({ ...job, queuedAt: job.queuedAt ?? job.createdAt }));
-    const matches = matchJobs({ pending: queue, agents, runningByProject: await store.jobs.countRunningByProject(), concurrencyLimit: limits });
+    const queue = pending.map((job) => ({ ...job, queuedAt: job.queuedAt ?? job.createdAt, image: (job.spec as JobSpec).image }));
+    const matches = matchJobs({ pending: queue, agents, runningByProject: await store.jobs.countRunningByProject(), concurrencyLimit: limits, images: hooks?.images() ?? false });
     const jobs = new Map(pending.map((job) => [job.id, job]));
     for (const { jobId, agentId } of matches) {
       const connection = byId.get(agentId);
@@ -86,17 +111,29 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       connection.freeSlots -= 1;
       const spec = job.spec as JobSpec;
       connection.active.set(attempt.id, { cpus: spec.resources.cpus ?? 0, memoryMiB: spec.resources.memoryMiB ?? 0 });
-      try {
-        send(connection, await buildAssignment(options, job, attempt, token));
-        logger.info({ jobId, attemptId: attempt.id, agentId }, 'job assigned');
-        options.onAgentEvent?.({ type: 'assigned', agentId, name: connection.name });
-      } catch (error) {
-        logger.error({ jobId, attemptId: attempt.id, agentId, err: messageOf(error) }, 'could not send an assignment');
-        connection.active.delete(attempt.id);
-        connection.freeSlots += 1;
-        const message = `the server could not prepare the job: ${messageOf(error)}`;
-        await options.builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message }, exitCode: null });
+      const hand = async (): Promise<void> => {
+        try {
+          if (spec.services.length > 0) await startServices(hooks, connection.name, attempt.id, spec.services);
+          send(connection, await buildAssignment(options, job, attempt, token));
+          logger.info({ jobId, attemptId: attempt.id, agentId }, 'job assigned');
+          options.onAgentEvent?.({ type: 'assigned', agentId, name: connection.name });
+        } catch (error) {
+          logger.error({ jobId, attemptId: attempt.id, agentId, err: messageOf(error) }, 'could not send an assignment');
+          connection.active.delete(attempt.id);
+          connection.freeSlots += 1;
+          const message = error instanceof ServicesFailed ? error.message : `the server could not prepare the job: ${messageOf(error)}`;
+          await options.builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message }, exitCode: null });
+          options.onAgentEvent?.({ type: 'released', agentId, name: connection.name });
+        }
+      };
+      if (spec.services.length === 0) {
+        await hand();
+        continue;
       }
+      // Services take seconds to start (an image pull, minutes): the next assignments do not wait.
+      const work = hand().catch((error: unknown) => logger.error({ jobId, attemptId: attempt.id, err: messageOf(error) }, 'could not fail an assignment'));
+      starting.add(work);
+      void work.finally(() => starting.delete(work));
     }
     if (matches.length < pending.length) options.onAgentEvent?.({ type: 'unmatched' });
   }
@@ -123,5 +160,23 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     async idle() {
       while (running !== null) await running;
     },
+    async settled() {
+      while (running !== null || starting.size > 0) await Promise.all([running, ...starting]);
+    },
   };
+}
+
+/** A job's services could not start: the attempt fails with this message as it is. */
+class ServicesFailed extends Error {}
+
+async function startServices(hooks: EngineHooks | null, agentName: string, attemptId: number, services: readonly ServiceSpec[]): Promise<void> {
+  const names = services.map((service) => service.alias ?? service.image).join(', ');
+  if (hooks === null) {
+    throw new ServicesFailed(`the job has services (${names}), which only a docker engine runs; this server has no engine manager yet: run the job again`);
+  }
+  try {
+    await hooks.startServices({ agentName, attemptId, services });
+  } catch (error) {
+    throw new ServicesFailed(messageOf(error), { cause: error });
+  }
 }

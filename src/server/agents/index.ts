@@ -4,5 +4,5 @@
  * detection, and what the file routes (artifacts, caches, logs) need to share with it.
  */
 export { startAgentServer, CONNECT_PATH, type AgentServer, type AgentServerOptions } from './server.js';
-export type { AgentEvent } from './dispatch.js';
+export type { AgentEvent, EngineHooks } from './dispatch.js';
 export { authenticateAttempt, logKeyOf, openFileStores, type FileStores } from './files.js';

@@ -13,7 +13,7 @@ import type { ServerConfig } from '../config/index.js';
 import { hashToken } from '../crypto/index.js';
 import type { EventBus } from '../events/index.js';
 import { cut, send, type Connection } from './connection.js';
-import { createDispatcher, type AgentEvent } from './dispatch.js';
+import { createDispatcher, type AgentEvent, type EngineHooks } from './dispatch.js';
 import { logKeyOf, type FileStores } from './files.js';
 import { ReadGate } from './flow.js';
 import { createIngest } from './ingest.js';
@@ -53,6 +53,8 @@ export type AgentServer = {
    */
   drain(name: string): Promise<boolean>;
   undrain(name: string): void;
+  /** The engine manager's hooks: agents' images, and services for jobs that have them. */
+  useEngines(hooks: EngineHooks): void;
   /** Hears agents connect, leave, take and finish jobs, and rounds that left jobs waiting. */
   onAgentEvent(listener: (event: AgentEvent) => void): () => void;
   /**
@@ -98,7 +100,20 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   };
   const dispatchable = (): Connection[] => [...connections.values()].filter((connection) => !draining.has(connection.name));
 
-  const dispatcher = createDispatcher({ store, builds, secretsKey: options.secretsKey, publicUrl: options.publicUrl, connections: dispatchable, metrics, logger, now, onAgentEvent: emit });
+  let engineHooks: EngineHooks | null = null;
+  const dispatcher = createDispatcher({
+    store,
+    builds,
+    secretsKey: options.secretsKey,
+    publicUrl: options.publicUrl,
+    registryAddress: config.registry?.address ?? null,
+    engines: () => engineHooks,
+    connections: dispatchable,
+    metrics,
+    logger,
+    now,
+    onAgentEvent: emit,
+  });
   const ingest = createIngest({
     store,
     logs: options.files.logs,
@@ -316,6 +331,9 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     undrain(name) {
       draining.delete(name);
     },
+    useEngines(hooks) {
+      engineHooks = hooks;
+    },
     onAgentEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -337,7 +355,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         for (const ws of wss.clients) ws.close(CloseCode.GOING_AWAY, 'the server is shutting down');
         for (const connection of connections.values()) connection.cut = true;
         connections.clear();
-        await dispatcher.idle();
+        await dispatcher.settled();
         while (inFlight.size > 0) await Promise.all([...inFlight]);
         await ingest.close();
         await closedWithin([...wss.clients], CLOSE_WAIT_MS);

@@ -8,7 +8,7 @@ import type { EventBus, EventType, ServerEvent } from '../events/index.js';
 import { toServerEvent } from '../events/index.js';
 import type { GitMirrors, ResolvedRef } from '../git/index.js';
 import { isPlan, prepareBuild } from './prepare.js';
-import type { AttemptReport, BuildController, TriggerInput } from './types.js';
+import type { AttemptEnded, AttemptReport, BuildController, TriggerInput } from './types.js';
 
 export type BuildControllerOptions = {
   store: Store;
@@ -56,6 +56,10 @@ function toFailure(reason: FailureReason | null, exitCode: number | null): Failu
 export function createBuildController(options: BuildControllerOptions): BuildController {
   const { store, events, git, config, now } = options;
   const cancelListeners = new Set<(attemptId: number, reason: string) => void>();
+  const endListeners = new Set<(ended: AttemptEnded) => void>();
+  function tellEnded(ended: AttemptEnded): void {
+    for (const listener of [...endListeners]) listener(ended);
+  }
   /** Attempts told to stop; their report ends their job as canceled (unless it succeeded). */
   const cancelRequested = new Map<number, string>();
   const buildLocks = new Map<number, Promise<unknown>>();
@@ -246,9 +250,11 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
       if (attempt === null) return;
       const job = await jobOrThrow(attempt.jobId);
       const failure = toFailure(report.failure, report.exitCode);
+      let ended: AttemptEnded | null = null;
       await onBuild(job.buildId, async (tx, build, emit) => {
         const finished = await tx.attempts.finish(attempt.id, { status: report.status, failure, exitCode: report.exitCode });
         if (!finished) return; // fencing: this attempt already ended
+        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: cancelRequested.has(attempt.id) ? 'canceled' : report.status, failureKind: report.failure?.kind ?? null };
         const current = (await tx.jobs.get(job.id)) ?? job;
         const spec = current.spec as JobSpec;
         const canceled = cancelRequested.get(attempt.id);
@@ -268,6 +274,7 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
         }
         await advance(tx, build, emit);
       });
+      if (ended !== null) tellEnded(ended);
     },
 
     async attemptLost(attemptId) {
@@ -275,8 +282,10 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
       if (attempt === null) return;
       const job = await jobOrThrow(attempt.jobId);
       const lost: Failure = { kind: 'agent_lost', message: 'agent lost' };
+      let ended: AttemptEnded | null = null;
       await onBuild(job.buildId, async (tx, build, emit) => {
         if (!(await tx.attempts.finish(attempt.id, { status: 'lost', failure: lost }))) return;
+        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: cancelRequested.has(attempt.id) ? 'canceled' : 'lost', failureKind: 'agent_lost' };
         const current = (await tx.jobs.get(job.id)) ?? job;
         const spec = current.spec as JobSpec;
         const canceled = cancelRequested.delete(attempt.id);
@@ -289,6 +298,7 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
         }
         await advance(tx, build, emit);
       });
+      if (ended !== null) tellEnded(ended);
     },
 
     async cancelBuild(buildId) {
@@ -383,6 +393,11 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
     onCancelAttempt(listener) {
       cancelListeners.add(listener);
       return () => cancelListeners.delete(listener);
+    },
+
+    onAttemptEnded(listener) {
+      endListeners.add(listener);
+      return () => endListeners.delete(listener);
     },
   };
   return controller;

@@ -36,6 +36,16 @@ export type AttemptReport = {
   exitCode: number | null;
 };
 
+/** An attempt that ended, as onAttemptEnded tells it (after its transaction committed). */
+export type AttemptEnded = {
+  attemptId: number;
+  agentId: number | null;
+  /** canceled: its job was canceled (whatever the agent reported). */
+  status: 'success' | 'failed' | 'canceled' | 'lost';
+  /** The failure's kind (timeout, script_failure, system_failure, agent_lost...), null on success. */
+  failureKind: string | null;
+};
+
 export type BuildController = {
   /** Resolves the ref, reads and plans the pipeline file, stores the build and its jobs. An invalid file gives a build in state `error` with the positioned messages. */
   trigger(input: TriggerInput): Promise<{ buildId: number; number: number; status: string }>;
@@ -52,4 +62,6 @@ export type BuildController = {
   tick(now: number): Promise<void>;
   /** Attempts that must be told to stop (their job was canceled); the dispatcher drains this. */
   onCancelAttempt(listener: (attemptId: number, reason: string) => void): () => void;
+  /** Hears every attempt end once (finished, canceled, timed out, lost): the engine manager stops its services and retires its container. Listeners must not throw. */
+  onAttemptEnded(listener: (ended: AttemptEnded) => void): () => void;
 };

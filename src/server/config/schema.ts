@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TEMPLATE, localEngineConfigSchema, type LocalEngineSettings } from '../../engines/index.js';
+import { DEFAULT_TEMPLATE, dockerEngineConfigSchema, localEngineConfigSchema, type LocalEngineSettings } from '../../engines/index.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -10,8 +10,8 @@ const milliseconds = (what: string) =>
 /** One engine of the server: `kind` picks the engine, the rest are that engine's options. */
 const engineConfigSchema = z.discriminatedUnion(
   'kind',
-  [localEngineConfigSchema.safeExtend({ kind: z.literal('local') })],
-  { error: 'give each engine a kind: local (docker and swarm follow)' },
+  [localEngineConfigSchema.safeExtend({ kind: z.literal('local') }), dockerEngineConfigSchema.safeExtend({ kind: z.literal('docker') })],
+  { error: 'give each engine a kind: local or docker (swarm follows)' },
 );
 
 export type EngineConfig = z.output<typeof engineConfigSchema>;
@@ -99,6 +99,26 @@ export const configSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean({ error: 'give metrics.enabled as true or false' }).default(true),
       requireToken: z.boolean({ error: 'give metrics.requireToken as true or false' }).default(false),
+    })
+    .prefault({}),
+  /** The image registry builds push to; its address becomes SLIPWAY_REGISTRY in every job (docs/docker.md). */
+  registry: z
+    .strictObject({
+      address: z
+        .string({ error: 'give registry.address as host:port, such as 127.0.0.1:5000 or registry.example.com' })
+        .regex(/^[A-Za-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, { error: 'give registry.address as host[:port][/path], such as 127.0.0.1:5000 or registry.example.com/team, without a scheme' }),
+    })
+    .optional(),
+  /** How the engine manager keeps the engines' tasks in step with the store (docs/engines.md). */
+  provisioning: z
+    .strictObject({
+      reconcileIntervalMs: milliseconds('provisioning.reconcileIntervalMs').default(30_000),
+      leakGraceMs: z
+        .number({ error: 'give provisioning.leakGraceMs as a whole number of milliseconds' })
+        .int({ error: 'give provisioning.leakGraceMs as a whole number of milliseconds' })
+        .min(0, { error: 'provisioning.leakGraceMs must not be negative' })
+        .default(60_000),
+      connectTimeoutMs: milliseconds('provisioning.connectTimeoutMs').default(60_000),
     })
     .prefault({}),
   // Each engine's own options are defined and checked by the engines (docs/engines.md);

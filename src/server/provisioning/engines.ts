@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLocalEngine, type Engine } from '../../engines/index.js';
+import { createDockerEngine, createLocalEngine, type Engine } from '../../engines/index.js';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { ServerConfig } from '../config/index.js';
 
@@ -19,6 +19,12 @@ export type ManagedEngine = {
 export function defaultAgentCommand(): string[] {
   // dist/src/server/provisioning/ → the package root's bin/slipway.js
   return [process.execPath, fileURLToPath(new URL('../../../../bin/slipway.js', import.meta.url))];
+}
+
+/** The agent bundled into one file by `npm run build`, which docker agents run. */
+export function agentBundle(): string {
+  // dist/src/server/provisioning/ → dist/agent-bundle/
+  return fileURLToPath(new URL('../../../agent-bundle/slipway-agent.mjs', import.meta.url));
 }
 
 /**
@@ -58,6 +64,19 @@ export function createEngines(input: { config: ServerConfig; serverId: string; o
         });
         // The local engine's task layout (docs/engines.md): the agent's stdout and stderr.
         return { engine, describeTask: (taskId) => `its output is in ${path.join(stateDir, 'tasks', `${taskId}.log`)}` };
+      }
+      case 'docker': {
+        const { kind: _kind, ...docker } = settings;
+        const engine = createDockerEngine({
+          ...docker,
+          serverId: input.serverId,
+          stateDir,
+          // Agent containers run this node with the agent bundled into one file (npm run build).
+          runtime: { nodePath: process.execPath, agentScript: agentBundle() },
+          onError: input.onError,
+        });
+        // A task id is the container's name; it stays keepExitedMinutes after an exit.
+        return { engine, describeTask: (taskId) => `see \`docker logs ${taskId}\`` };
       }
     }
   });

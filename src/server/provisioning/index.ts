@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { messageOf } from '../../errors/index.js';
 import type { Store } from '../../store/index.js';
 import type { AgentServer } from '../agents/index.js';
+import type { BuildController } from '../builds/index.js';
 import type { ServerConfig } from '../config/index.js';
 import { createEngines, serverIdOf } from './engines.js';
 import { startProvisioning, type Provisioner } from './manager.js';
@@ -19,6 +20,7 @@ export async function startEngineManager(input: {
   config: ServerConfig;
   store: Store;
   agents: AgentServer;
+  builds: BuildController;
   registry: Registry;
   logger: Logger;
   publicUrl: string;
@@ -26,7 +28,19 @@ export async function startEngineManager(input: {
   const serverId = await serverIdOf(input.config.home);
   const engines = createEngines({ config: input.config, serverId, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
   try {
-    return await startProvisioning({ store: input.store, engines, agents: input.agents, registry: input.registry, logger: input.logger, publicUrl: input.publicUrl });
+    const { reconcileIntervalMs, leakGraceMs, connectTimeoutMs } = input.config.provisioning;
+    return await startProvisioning({
+      store: input.store,
+      engines,
+      agents: input.agents,
+      builds: input.builds,
+      registry: input.registry,
+      logger: input.logger,
+      publicUrl: input.publicUrl,
+      reconcileIntervalMs,
+      leakGraceMs,
+      connectTimeoutMs,
+    });
   } catch (error) {
     for (const { engine } of engines) await engine.close();
     throw error;

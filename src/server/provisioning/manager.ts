@@ -1,20 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Engine, TaskEvent } from '../../engines/index.js';
-import { messageOf } from '../../errors/index.js';
-import { matchJobs, planProvisioning, planReaping, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
+import type { AgentTemplate, Engine, TaskEvent } from '../../engines/index.js';
+import { SlipwayError, messageOf } from '../../errors/index.js';
+import type { JobSpec, ServiceSpec } from '../../pipeline/index.js';
+import { matchJobs, planProvisioning, planReaping, type AgentImage, type AgentSlot, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
 import { activeLaunchStates, type Store } from '../../store/index.js';
 import type { AgentEvent, AgentServer } from '../agents/index.js';
+import type { AttemptEnded, BuildController } from '../builds/index.js';
 import { hashToken, newToken } from '../crypto/index.js';
 import type { ManagedEngine } from './engines.js';
 import { createProvisioningMetrics, type ProvisioningMetrics } from './metrics.js';
-import { reconcile } from './reconcile.js';
+import { agentGone, reconcile } from './reconcile.js';
+import { sweepLeaks } from './sweep.js';
 
 export type ProvisioningOptions = {
   store: Store;
   engines: readonly ManagedEngine[];
   agents: AgentServer;
+  /** Hears attempts end (services, retiring containers) and fails the attempt of an agent that ran out of memory. */
+  builds: BuildController;
   registry: Registry;
   logger: Logger;
   /** The URL launched agents connect to. */
@@ -24,11 +29,17 @@ export type ProvisioningOptions = {
   tickMs?: number;
   /** A launched agent that has not connected after this long is stopped and its launch failed. Default 60000. */
   connectTimeoutMs?: number;
+  /** How often engine tasks nobody owns any more are looked for and removed. Default 30000. */
+  reconcileIntervalMs?: number;
+  /** A task younger than this is never removed as a leak (it may be being recorded). Default 60000. */
+  leakGraceMs?: number;
 };
 
 export type Provisioner = {
   /** Asks for a tick now (a dispatch round left jobs waiting); ticks never overlap. */
   poke(): void;
+  /** Looks for leaked engine tasks now (as the reconcile timer does) and removes them. */
+  sweep(): Promise<void>;
   /** Stops the timers and waits for work in progress; agents keep running (a restarted server adopts them). Idempotent. */
   close(): Promise<void>;
 };
@@ -42,6 +53,10 @@ type ManagedAgent = {
   taskId: string | null;
   tokenId: number | null;
   launchedAt: number;
+  /** The image it runs in instead of its template's (a job's); null: the template's own. */
+  image: string | null;
+  /** To be stopped once it is not busy: its container ran a job that was canceled or timed out. */
+  retire: boolean;
   /** When it was first seen connected and ready; null while provisioning. */
   connectedAt: number | null;
   adopted: boolean;
@@ -59,26 +74,38 @@ const TICK_MS = 500;
 const CONNECT_TIMEOUT_MS = 60_000;
 // The manager plans with the oldest pending jobs; more than this waiting are seen as others end.
 const PENDING_LIMIT = 500;
+const RECONCILE_INTERVAL_MS = 30_000;
+// A launch is recorded before the engine is asked, so a minute is far more than the gap
+// between a task appearing and the manager knowing it; it only guards against races.
+const LEAK_GRACE_MS = 60_000;
 
 /**
  * The engine manager: keeps the engines' agents in step with the queue. On start it
  * reconciles what the engines run with the launches the store knows; then each tick
  * (every tickMs, and when poked) it follows the scheduler's order — matchJobs to find the
- * jobs no connected agent will take, planReaping to stop agents idle too long or past
- * maxJobsPerAgent (each drained first, so the dispatcher cannot give it a job while it
- * stops), planProvisioning to launch agents for the jobs left. Every launch is recorded
- * (token, then store.engineLaunches) before the engine is asked.
+ * jobs no connected agent will take, planReaping to stop agents idle too long, past
+ * maxJobsPerAgent or retired (each drained first, so the dispatcher cannot give it a job
+ * while it stops), planProvisioning to launch agents for the jobs left. Every launch is
+ * recorded (token, then store.engineLaunches) before the engine is asked. Every
+ * reconcileIntervalMs it removes engine tasks nobody owns (sweep.ts). It also runs jobs'
+ * services for the dispatcher (removed when the attempt ends), retires a container agent
+ * whose job was canceled or timed out, and fails the attempt of an agent whose container
+ * ran out of memory.
  */
 export async function startProvisioning(options: ProvisioningOptions): Promise<Provisioner> {
-  const { store, logger, agents } = options;
+  const { store, logger, agents, builds } = options;
   const now = options.now ?? Date.now;
   const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   const engines = new Map(options.engines.map((managed) => [managed.engine.name, managed]));
   const managed = new Map<string, ManagedAgent>();
   const inFlight = new Set<Promise<void>>();
+  /** Attempts whose services were asked of an engine, by attempt id: removed when the attempt ends. */
+  const services = new Map<number, { engine: Engine; agentName: string }>();
   const metrics: ProvisioningMetrics = createProvisioningMetrics(options.registry, function* () {
     for (const agent of managed.values()) if (!agent.stopping) yield { engine: agent.engine, template: agent.template, state: stateOf(agent) };
   });
+  // Images are honoured once some engine runs them; with the local engine alone they are ignored.
+  const images = options.engines.some(({ engine }) => engine.imageTemplate !== null || engine.templates.some((template) => template.image !== null));
   let states = new Map<string, { agentId: number; ready: boolean; busy: boolean }>();
   let running: Promise<void> | null = null;
   let again = false;
@@ -96,9 +123,21 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     return state.busy ? 'busy' : 'idle';
   }
 
+  function templateOf(agent: Pick<ManagedAgent, 'engine' | 'template'>): AgentTemplate | undefined {
+    const engine = engines.get(agent.engine)?.engine;
+    if (engine === undefined) return undefined;
+    return engine.templates.find((template) => template.name === agent.template) ?? (engine.imageTemplate?.name === agent.template ? engine.imageTemplate : undefined);
+  }
+
+  function imageOf(agent: ManagedAgent): AgentImage | null {
+    if (!images) return null;
+    const image = agent.image ?? templateOf(agent)?.image ?? null;
+    return image === null ? null : { image, pinned: agent.image !== null };
+  }
+
   // Before list(): an engine reports the end of tasks it listed only to listeners it has.
   const unsubscribe = options.engines.map(({ engine }) => engine.onTaskEvent((event) => track(taskExited(engine, event), 'recording an agent exit failed')));
-  for (const task of await reconcile({ store, engines: options.engines, metrics, logger })) {
+  for (const task of await reconcile({ store, builds, engines: options.engines, metrics, logger })) {
     managed.set(task.agentName, {
       launchId: task.launchId,
       engine: task.engine,
@@ -107,14 +146,33 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       taskId: task.taskId,
       tokenId: task.tokenId,
       launchedAt: now(),
+      image: task.image,
+      retire: false,
       connectedAt: null,
       adopted: true,
       idleSince: null,
-      jobsRun: 0,
+      jobsRun: task.jobsRun,
       stopping: false,
     });
   }
+  for (const agent of managed.values()) {
+    const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
+    if (maxJobs > 0 && agent.jobsRun >= maxJobs) {
+      // It ran its jobs before the restart: no job for it once it reconnects.
+      agent.retire = true;
+      track(agents.drain(agent.name).then(() => undefined), 'draining an adopted agent failed');
+    }
+  }
   const stopListening = agents.onAgentEvent(onAgentEvent);
+  const stopEnds = builds.onAttemptEnded((ended) => attemptEnded(ended));
+  agents.useEngines({
+    images: () => images,
+    agentImage: (name) => {
+      const agent = managed.get(name);
+      return agent === undefined ? null : imageOf(agent);
+    },
+    startServices: (input) => startServices(input.agentName, input.attemptId, input.services),
+  });
 
   function onAgentEvent(event: AgentEvent): void {
     if (event.type === 'unmatched' || event.type === 'connected') return poke();
@@ -123,9 +181,51 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     if (event.type === 'assigned') {
       agent.jobsRun += 1;
       agent.idleSince = null;
+      track(store.engineLaunches.countJob(agent.launchId).then(() => undefined), 'counting a job of an agent failed');
+      const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
+      if (maxJobs > 0 && agent.jobsRun >= maxJobs && !agent.retire) {
+        // Drained now: the dispatcher would give it the next job the moment this one ends, before a tick reaps it.
+        agent.retire = true;
+        track(agents.drain(agent.name).then(() => undefined), 'draining an agent at maxJobsPerAgent failed');
+      }
     } else if (event.type === 'released') {
       agent.idleSince = now();
     }
+  }
+
+  async function startServices(agentName: string, attemptId: number, specs: readonly ServiceSpec[]): Promise<void> {
+    const agent = managed.get(agentName);
+    const engine = agent === undefined ? undefined : engines.get(agent.engine)?.engine;
+    const names = specs.map((spec) => spec.image).join(', ');
+    if (agent === undefined || engine === undefined || engine.startServices === undefined || agent.taskId === null) {
+      const where = agent === undefined || engine === undefined ? `agent ${agentName} was not launched by an engine` : `agent ${agentName} runs on the ${engine.kind} engine '${engine.name}'`;
+      throw new SlipwayError('USAGE', `the job has services (${names}), which only a docker engine runs, and ${where}; give the job labels that only a docker engine's templates serve`);
+    }
+    services.set(attemptId, { engine, agentName });
+    try {
+      await engine.startServices({ taskId: agent.taskId, attemptId, services: specs });
+    } catch (error) {
+      throw new SlipwayError('ENGINE_UNAVAILABLE', `the job's services did not start on engine '${engine.name}': ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** An attempt ended: its services go; a container agent whose job was canceled or timed out is retired. */
+  function attemptEnded(ended: AttemptEnded): void {
+    const started = services.get(ended.attemptId);
+    if (started !== undefined) {
+      services.delete(ended.attemptId);
+      const stop = started.engine.stopServices;
+      if (stop !== undefined) track(stop.call(started.engine, ended.attemptId), 'removing the services of an attempt failed');
+    }
+    if (ended.agentId === null || (ended.status !== 'canceled' && ended.failureKind !== 'timeout')) return;
+    const name = agents.agentStates().find((state) => state.agentId === ended.agentId)?.name;
+    const agent = name === undefined ? undefined : managed.get(name);
+    if (agent === undefined || agent.stopping || engines.get(agent.engine)?.engine.kind === 'local') return;
+    // What the job started may still run in its container (a canceled step's children): no next job there.
+    agent.retire = true;
+    track(agents.drain(agent.name).then(() => undefined), 'draining a retired agent failed');
+    logger.info({ engine: agent.engine, agentName: agent.name, attemptId: ended.attemptId }, 'retiring an engine agent');
+    poke();
   }
 
   async function tick(): Promise<void> {
@@ -134,7 +234,12 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     // takes the agent's slot, so a job read as pending below was not yet given to a slot seen
     // free here. Read the other way round, a job just assigned would look unmatched and launch.
     const snapshot = agents.agentStates();
-    const slots = agents.agentSlots();
+    const names = new Map(snapshot.map((state) => [state.agentId, state.name]));
+    const slots: AgentSlot[] = agents.agentSlots().map((slot) => {
+      const agent = managed.get(names.get(slot.id) ?? '');
+      const image = agent === undefined ? null : imageOf(agent);
+      return { ...slot, image: image?.image ?? null, pinned: image?.pinned ?? false };
+    });
     states = new Map(snapshot.map((state) => [state.name, state]));
     for (const agent of managed.values()) {
       const state = states.get(agent.name);
@@ -147,33 +252,38 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     }
 
     // 1. What the dispatcher will give the connected agents: the rest is unmatched.
-    const pending: PendingJob[] = (await store.jobs.listPending({ now: at, limit: PENDING_LIMIT })).map((job) => ({ ...job, queuedAt: job.queuedAt ?? job.createdAt }));
+    const pending: PendingJob[] = (await store.jobs.listPending({ now: at, limit: PENDING_LIMIT })).map((job) => ({
+      ...job,
+      queuedAt: job.queuedAt ?? job.createdAt,
+      image: (job.spec as JobSpec).image,
+    }));
     const limits = new Map<number, number | null>();
     for (const projectId of new Set(pending.map((job) => job.projectId))) limits.set(projectId, (await store.projects.get(projectId))?.concurrencyLimit ?? null);
     const runningByProject = pending.length === 0 ? new Map<number, number>() : await store.jobs.countRunningByProject();
-    const matches = pending.length === 0 ? [] : matchJobs({ pending, agents: slots, runningByProject, concurrencyLimit: limits });
+    const matches = pending.length === 0 ? [] : matchJobs({ pending, agents: slots, runningByProject, concurrencyLimit: limits, images });
     const matchedJobs = new Set(matches.map((match) => match.jobId));
     const takenBy = new Set(matches.map((match) => match.agentId));
     for (const job of pending) if (matchedJobs.has(job.id)) runningByProject.set(job.projectId, (runningByProject.get(job.projectId) ?? 0) + 1);
 
-    // 2. Reap: idle too long, or ran its jobs. The agents just matched count as busy.
+    // 2. Reap: idle too long, ran its jobs, or retired. The agents just matched count as busy.
     const ready = [...managed.values()].filter((agent) => !agent.stopping && stateOf(agent) !== 'provisioning');
     const byLaunch = new Map(ready.map((agent) => [agent.launchId, agent]));
     const reaps = planReaping({
       now: at,
       agents: ready.map((agent) => {
         const agentId = states.get(agent.name)?.agentId ?? null;
-        return { id: agent.launchId, engine: agent.engine, template: agent.template, busy: stateOf(agent) === 'busy' || (agentId !== null && takenBy.has(agentId)), idleSince: agent.idleSince, jobsRun: agent.jobsRun };
+        const busy = stateOf(agent) === 'busy' || (agentId !== null && !agent.retire && takenBy.has(agentId));
+        return { id: agent.launchId, engine: agent.engine, template: agent.template, busy, idleSince: agent.idleSince, jobsRun: agent.jobsRun, image: agent.image, retire: agent.retire };
       }),
-      engines: options.engines.map(({ engine }) => ({ name: engine.name, templates: engine.templates })),
+      engines: options.engines.map(({ engine }) => ({ name: engine.name, templates: engine.imageTemplate === null ? engine.templates : [...engine.templates, engine.imageTemplate] })),
     });
     for (const reap of reaps) {
       const agent = byLaunch.get(reap.agentId);
       if (agent === undefined) continue;
       agent.stopping = true;
       if (!(await agents.drain(agent.name))) {
-        // A dispatch round gave it a job meanwhile: it stays.
-        agents.undrain(agent.name);
+        // A dispatch round gave it a job meanwhile: it stays (a retired one stays drained, to stop once free).
+        if (!agent.retire) agents.undrain(agent.name);
         agent.stopping = false;
         continue;
       }
@@ -198,21 +308,27 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     const engineStates = [];
     for (const { engine } of options.engines) {
       const agentsOf = [...managed.values()].filter((agent) => agent.engine === engine.name && !agent.stopping);
-      engineStates.push({ name: engine.name, templates: engine.templates, offers: await engine.capacity(), agents: agentsOf.map((agent) => ({ template: agent.template, state: stateOf(agent) })) });
+      engineStates.push({
+        name: engine.name,
+        templates: engine.templates,
+        imageTemplate: engine.imageTemplate,
+        offers: await engine.capacity(),
+        agents: agentsOf.map((agent) => ({ template: agent.template, state: stateOf(agent), image: agent.image })),
+      });
     }
     const launches = planProvisioning({ unmatched, engines: engineStates, runningByProject, concurrencyLimit: limits });
     for (const launch of launches) {
       const engine = engines.get(launch.engine)?.engine;
-      if (engine !== undefined && !closed) await launchAgent(engine, launch.template, launch.forJobIds);
+      if (engine !== undefined && !closed) await launchAgent(engine, launch.template, launch.image, launch.forJobIds);
     }
   }
 
-  async function launchAgent(engine: Engine, template: string, forJobIds: number[]): Promise<void> {
+  async function launchAgent(engine: Engine, template: string, image: string | null, forJobIds: number[]): Promise<void> {
     const name = `${engine.name}-${template}-${randomBytes(4).toString('hex')}`;
     const token = newToken('agent');
     const tokenRow = await store.tokens.create({ kind: 'agent', name, tokenHash: hashToken(token), scopes: [] });
     // The intent first: a crash before the engine answers leaves a row to reconcile.
-    const launch = await store.engineLaunches.create({ engine: engine.name, template, agentName: name });
+    const launch = await store.engineLaunches.create({ engine: engine.name, template, agentName: name, image });
     const agent: ManagedAgent = {
       launchId: launch.id,
       engine: engine.name,
@@ -221,6 +337,8 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       taskId: null,
       tokenId: tokenRow.id,
       launchedAt: now(),
+      image,
+      retire: false,
       connectedAt: null,
       adopted: false,
       idleSince: null,
@@ -228,10 +346,10 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       stopping: false,
     };
     managed.set(name, agent);
-    const fields = { engine: engine.name, template, agentName: name, launchId: launch.id, forJobIds };
+    const fields = { engine: engine.name, template, image, agentName: name, launchId: launch.id, forJobIds };
     let taskId: string;
     try {
-      ({ taskId } = await engine.launch({ agentName: name, template, serverUrl: options.publicUrl, token, env: {} }));
+      ({ taskId } = await engine.launch({ agentName: name, template, serverUrl: options.publicUrl, token, env: {}, ...(image === null ? {} : { image }) }));
     } catch (error) {
       logger.error({ ...fields, err: messageOf(error) }, 'engine launch failed');
       metrics.launches.inc({ engine: engine.name, template, result: 'failed' });
@@ -252,7 +370,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     try {
       if (agent.taskId !== null) await engines.get(agent.engine)?.engine.stop(agent.taskId);
     } catch (error) {
-      agents.undrain(agent.name);
+      if (!agent.retire) agents.undrain(agent.name);
       agent.stopping = false;
       throw error;
     }
@@ -264,8 +382,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     if (managed.get(agent.name) === agent) managed.delete(agent.name);
     await store.engineLaunches.setState({ id: agent.launchId, from: activeLaunchStates, to: outcome.state, error: outcome.error });
     if (agent.tokenId !== null) await store.tokens.revoke(agent.tokenId);
-    const known = await store.agents.getByName(agent.name);
-    if (known !== null) await store.agents.setStatus({ id: known.id, from: ['online', 'unreachable'], to: 'offline' });
+    await agentGone(store, builds, agent.name);
     agents.undrain(agent.name);
     poke();
   }
@@ -277,11 +394,39 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     agent.stopping = true;
     const clean = event.exitCode === 0 && agent.connectedAt !== null;
     const where = engines.get(engine.name)?.describeTask(event.taskId) ?? '';
-    const error = clean ? null : `agent ${agent.name} exited with code ${event.exitCode ?? 'unknown'}${agent.connectedAt === null ? ' before it connected' : ''}; ${where}`;
-    logger[clean ? 'info' : 'warn']({ engine: engine.name, agentName: agent.name, taskId: event.taskId, exitCode: event.exitCode }, 'engine agent exited');
+    const oom = event.reason === 'oom';
+    const memoryMiB = templateOf(agent)?.memoryMiB;
+    const outOfMemory = `out of memory: the agent's container exceeded its ${memoryMiB === undefined ? '' : `${memoryMiB} MiB `}limit`;
+    const error = clean ? null : oom ? `${outOfMemory}; ${where}` : `agent ${agent.name} exited with code ${event.exitCode ?? 'unknown'}${agent.connectedAt === null ? ' before it connected' : ''}; ${where}`;
+    logger[clean ? 'info' : 'warn']({ engine: engine.name, agentName: agent.name, taskId: event.taskId, exitCode: event.exitCode, reason: event.reason }, 'engine agent exited');
+    // Its attempts end now, not when the agent is declared lost minutes later (finish() loses the others).
+    const known = await store.agents.getByName(agent.name);
+    for (const attempt of known === null || !oom ? [] : await store.attempts.listRunningByAgent(known.id)) {
+      await builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: `${outOfMemory}; give the job less to do or its template more memoryMiB` }, exitCode: null });
+    }
     // Removes what the engine keeps of the task (the local engine's marker).
     await engine.stop(event.taskId);
     await finish(agent, { state: clean ? 'stopped' : 'failed', error });
+  }
+
+  let sweeping = false;
+  async function sweep(): Promise<void> {
+    if (sweeping || closed) return;
+    sweeping = true;
+    try {
+      await sweepLeaks({
+        store,
+        engines: options.engines,
+        metrics,
+        logger,
+        now: now(),
+        graceMs: options.leakGraceMs ?? LEAK_GRACE_MS,
+        owns: (engine, agentName) => managed.get(agentName)?.engine === engine,
+        servicesInUse: (attemptId) => services.has(attemptId),
+      });
+    } finally {
+      sweeping = false;
+    }
   }
 
   function run(): void {
@@ -304,16 +449,21 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
 
   const timer = setInterval(poke, options.tickMs ?? TICK_MS);
   timer.unref();
+  const sweepTimer = setInterval(() => track(sweep(), 'removing leaked engine tasks failed'), options.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
+  sweepTimer.unref();
   poke();
 
   let closing: Promise<void> | null = null;
   return {
     poke,
+    sweep,
     close() {
       closing ??= (async () => {
         closed = true;
         clearInterval(timer);
+        clearInterval(sweepTimer);
         stopListening();
+        stopEnds();
         while (running !== null) await running;
         while (inFlight.size > 0) await Promise.all([...inFlight]);
         for (const stop of unsubscribe) stop();

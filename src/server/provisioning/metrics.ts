@@ -5,6 +5,7 @@ export type ProvisioningMetrics = {
   readonly launches: Counter<'engine' | 'template' | 'result'>;
   readonly connectSeconds: Histogram<'engine' | 'template'>;
   readonly orphansRemoved: Counter<'engine'>;
+  readonly leaksRemoved: Counter<'engine' | 'kind'>;
 };
 
 /** The manager's metrics; the agents gauge is read from the manager when scraped. */
@@ -30,6 +31,12 @@ export function createProvisioningMetrics(
       labelNames: ['engine', 'template'],
       // A local agent connects in a few hundred ms; a container one on a cold host in tens of seconds.
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    leaksRemoved: new Counter({
+      name: 'slipway_engine_leaked_tasks_removed_total',
+      help: 'Engine tasks removed because nothing of this server owned them any more: agents without a live launch, services of an attempt that ended (kind: agent, service)',
+      labelNames: ['engine', 'kind'],
       registers: [registry],
     }),
     orphansRemoved: new Counter({ name: 'slipway_engine_orphans_removed_total', help: 'Engine tasks found running without a launch this server recorded, stopped at start-up', labelNames: ['engine'], registers: [registry] }),

@@ -3,6 +3,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { DialectName } from '../context.js';
 import type { StoreLogger } from '../logger.js';
 import { initial } from './0001-initial.js';
+import { engineLaunchImage } from './0002-engine-launch-image.js';
 
 /**
  * Migrations in the order they apply; the key is the name recorded in kysely_migration.
@@ -11,6 +12,7 @@ import { initial } from './0001-initial.js';
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-initial': initial(dialect),
+    '0002-engine-launch-image': engineLaunchImage(),
   };
 }
 
