@@ -201,12 +201,12 @@ export class Agent {
   }
 
   private assign(assignment: Assignment): void {
-    const { log, workDir, killGraceMs } = this.options;
+    const { log, workDir, killGraceMs, source = 'auto' } = this.options;
     if (this.attempts.has(assignment.attemptId)) {
       log.warn('assignment repeated', { attemptId: assignment.attemptId });
       return;
     }
-    const context = { workDir, log, killGraceMs, onEvent: () => this.scheduleFlush() };
+    const context = { workDir, log, killGraceMs, source, onEvent: () => this.scheduleFlush() };
     const holdsSlot = this.freeSlots() > 0;
     let attempt: Attempt;
     try {

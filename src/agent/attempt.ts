@@ -5,6 +5,7 @@ import { runJob, type JobResult, type OutputChunk } from '../executor/index.js';
 import type { Assignment, AttemptEvent } from '../protocol/index.js';
 import { download, httpCacheStore, upload } from './http.js';
 import { Outbox } from './outbox.js';
+import { chooseSource, type SourceMode } from './source.js';
 import type { AgentLogger } from './types.js';
 
 /** What an attempt needs from the agent around it. */
@@ -12,6 +13,7 @@ export type AttemptContext = {
   workDir: string;
   log: AgentLogger;
   killGraceMs: number | undefined;
+  source: SourceMode;
   /** Called after each event is in the outbox: time to send. */
   onEvent: () => void;
 };
@@ -106,10 +108,13 @@ export class Attempt {
         }
         artifactsIn.push({ job: artifact.job, archive });
       }
+      const { repository, commit, subdirectory } = assignment.source;
+      const chosen = await chooseSource(this.context.source, assignment.source, this.token, this.controller.signal);
+      if (!chosen.ok) return this.failBeforeRun(`cannot get the source: ${chosen.problem}`);
       const result = await runJob({
         job: assignment.job,
         variables: assignment.variables,
-        source: { ...assignment.source, overlayFrom: null },
+        source: { repository, commit, subdirectory, overlayFrom: null, archive: chosen.archive },
         workRoot: path.join(this.context.workDir, 'builds'),
         gitCacheDir: path.join(this.context.workDir, 'git'),
         artifactsIn,

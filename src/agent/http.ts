@@ -10,10 +10,10 @@ import type { CacheStore } from '../executor/index.js';
  * Bodies are streamed both ways, never held in memory.
  */
 
-/** Downloads url to dest. Returns false on 404 (when allowed); throws on any other failure. */
-export async function download(url: string, token: string, dest: string, signal: AbortSignal): Promise<boolean> {
+/** Downloads url to dest. Returns false on 404 unless options.missingOk is false; throws on any other failure. */
+export async function download(url: string, token: string, dest: string, signal: AbortSignal, options = { missingOk: true }): Promise<boolean> {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
-  if (response.status === 404) {
+  if (response.status === 404 && options.missingOk) {
     await response.body?.cancel();
     return false;
   }
@@ -53,6 +53,17 @@ export function httpCacheStore(cacheUrl: string, token: string, signal: AbortSig
 
 async function httpError(method: string, url: string, response: Response): Promise<Error> {
   const text = await response.text().catch((error: unknown) => `(body unreadable: ${String(error)})`);
-  const detail = text.trim().slice(0, 200);
+  // The server answers errors as { code, message }: the message is what to show.
+  const detail = (messageIn(text) ?? text).trim().slice(0, 300);
   return new Error(`${method} ${url}: HTTP ${response.status}${detail === '' ? '' : ` ${detail}`}`);
+}
+
+function messageIn(text: string): string | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && 'message' in value && typeof value.message === 'string') return value.message;
+  } catch {
+    return null; // not JSON: the text is shown as it is
+  }
+  return null;
 }

@@ -1,3 +1,5 @@
+import type { SourceMode } from './source.js';
+
 /** A small structured logger: constant messages, ids and facts as fields. */
 export type AgentLogger = {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -30,6 +32,8 @@ export type AgentOptions = {
    * reconnect sends again.
    */
   maxUnackedBytes?: number;
+  /** How jobs get their source: git, the server's archive, or auto (git when it runs and reaches the repository); default auto. */
+  source?: SourceMode;
   /** Passed to the executor: after SIGTERM to a job's processes, how long before SIGKILL. */
   killGraceMs?: number;
 };

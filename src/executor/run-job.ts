@@ -14,6 +14,7 @@ import {
 } from './cache.js';
 import { formatDuration, plural } from './format.js';
 import { Masker, MIN_MASKED_LENGTH } from './masking.js';
+import { openMemoryCgroup, outOfMemoryMessage } from './oom.js';
 import { JobOutput } from './output.js';
 import { chooseShell, runShell, type Shell } from './shell.js';
 import type { FailureReason, JobResult, RunJobRequest, SectionName } from './types.js';
@@ -21,6 +22,7 @@ import { expandVariables, inheritedEnvironment, isPassable } from './variables.j
 import { checkoutSource, createWorkspace, removeWorkspace, type Workspace } from './workspace.js';
 
 const DEFAULT_KILL_GRACE_MS = 5000;
+const SIGKILL_EXIT_CODE = 128 + 9;
 const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 300_000;
 /** A canceled job's after_script gets at most this long: whoever canceled wants it over. */
 const CANCELED_AFTER_SCRIPT_TIMEOUT_MS = 10_000;
@@ -46,6 +48,9 @@ function checkRequest(request: RunJobRequest): void {
   if (!(request.job.timeoutMs > 0)) throw new TypeError(`runJob: job.timeoutMs must be positive, got ${request.job.timeoutMs}`);
   if (request.workRoot === '' || request.gitCacheDir === '') {
     throw new TypeError('runJob: workRoot and gitCacheDir must name directories');
+  }
+  if ((request.source.archive ?? null) !== null && request.source.overlayFrom !== null) {
+    throw new TypeError('runJob: a source archive cannot take the changes of a working tree (overlayFrom)');
   }
 }
 
@@ -152,6 +157,8 @@ class JobRun {
   private async scripts(prepared: Prepared): Promise<void> {
     const { job } = this.request;
     const shellCompleted = await this.guard(async () => {
+      const cgroup = await openMemoryCgroup(this.request.cgroupRoot);
+      const oomKillsBefore = cgroup === null ? null : await cgroup.oomKills();
       const { outcome, reachedMain } = await runShell({
         shell: prepared.shell,
         beforeScript: job.beforeScript,
@@ -175,7 +182,13 @@ class JobRun {
         if (outcome.exitCode !== 0) {
           const list = reachedMain ? 'script' : 'before_script';
           const by = outcome.signal === null ? '' : ` (killed by ${outcome.signal})`;
-          const message = `${list} failed with exit code ${outcome.exitCode}${by}`;
+          let message = `${list} failed with exit code ${outcome.exitCode}${by}`;
+          // 137: SIGKILL, to the shell itself or to the command it ran. The kernel's
+          // counter says whether it was the memory limit rather than someone's kill -9.
+          if (outcome.exitCode === SIGKILL_EXIT_CODE && cgroup !== null && oomKillsBefore !== null) {
+            const after = await cgroup.oomKills();
+            if (after !== null && after > oomKillsBefore) message = outOfMemoryMessage(cgroup.limitBytes);
+          }
           this.failure = { kind: 'script_failure', exitCode: outcome.exitCode, message };
         }
       }

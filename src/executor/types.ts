@@ -33,6 +33,21 @@ export type SourceSpec = {
    * deleted, untracked-but-not-ignored files) are laid over the checkout.
    */
   overlayFrom: string | null;
+  /**
+   * Take the tree from a tar of the commit instead of checking it out with git (an
+   * image without git, a repository this machine cannot reach). The project then has
+   * no `.git`. Left out: git.
+   */
+  archive?: SourceArchive | null;
+};
+
+/** A tar of the commit's tree (what `git archive` writes) from elsewhere: the agent's server. */
+export type SourceArchive = {
+  /** Writes the tar to dest; throws (with a message for the job's log) when it cannot. */
+  download(dest: string): Promise<void>;
+  /** Where it comes from and why, for the log: "the server", "no git in this image". */
+  from: string;
+  reason: string;
 };
 
 /** A place caches persist between jobs. Local: a directory; agent: the server over HTTP. */
@@ -73,6 +88,11 @@ export type RunJobRequest = {
   /** After SIGTERM to a process group, how long before SIGKILL. */
   killGraceMs?: number;
   keepWorkspace?: boolean;
+  /**
+   * Where the memory cgroup is read to tell an out-of-memory kill (default
+   * /sys/fs/cgroup; tests point it at a laid-out directory).
+   */
+  cgroupRoot?: string;
 };
 
 /**

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { extractArchive } from '../archive/index.js';
 import { SlipwayError, messageOf } from '../errors/index.js';
 import { repositoryName } from '../git/index.js';
 import { checkoutCommit, ensureMirror, git, type GitContext } from './git.js';
 import { plural, shortSha } from './format.js';
-import type { SourceSpec } from './types.js';
+import type { SourceArchive, SourceSpec } from './types.js';
 
 /**
  * A job's workspace: `workRoot/<job>-<random>/` holding the checkout (named after the
@@ -57,9 +58,15 @@ export async function checkoutSource(
   if (subdirectory.startsWith('/') || subdirectory.split('/').includes('..')) {
     throw new SlipwayError('WORKSPACE_FAILED', `the project directory '${source.subdirectory}' is outside the repository`);
   }
-  const mirror = await ensureMirror(source.repository, source.commit, resolve(gitCacheDir), context, say);
-  say(`Checking out ${shortSha(source.commit)} in ${workspace.repoDir}`);
-  await checkoutCommit(mirror, source.repository, source.commit, workspace.repoDir, context);
+  if (source.archive !== undefined && source.archive !== null) {
+    await extractSource(workspace, source.archive);
+    say(`Fetched ${shortSha(source.commit)} from ${source.archive.from} (${source.archive.reason})`);
+  } else {
+    const mirror = await ensureMirror(source.repository, source.commit, resolve(gitCacheDir), context, say);
+    say(`Checking out ${shortSha(source.commit)} in ${workspace.repoDir}`);
+    await checkoutCommit(mirror, source.repository, source.commit, workspace.repoDir, context);
+    say(`Checked out ${shortSha(source.commit)} with git`);
+  }
   if (source.overlayFrom !== null) {
     const { copied, deleted, skipped } = await overlayChanges(source.overlayFrom, workspace.repoDir, context);
     say(`Applied the uncommitted changes of ${source.overlayFrom}: ${plural(copied, 'file')} copied, ${deleted} deleted`);
@@ -73,6 +80,27 @@ export async function checkoutSource(
     );
   }
   return projectDir;
+}
+
+/**
+ * The tree of a source archive, extracted into the checkout's place under the rules of
+ * every archive (src/archive): nothing may land outside it.
+ */
+async function extractSource(workspace: Workspace, archive: SourceArchive): Promise<void> {
+  const tar = join(workspace.tmpDir, 'source.tar');
+  try {
+    await archive.download(tar);
+  } catch (error) {
+    throw new SlipwayError('WORKSPACE_FAILED', `could not fetch the source from ${archive.from}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    await mkdir(workspace.repoDir, { recursive: true });
+    await extractArchive(tar, workspace.repoDir);
+  } finally {
+    await rm(tar, { force: true });
+  }
 }
 
 /**

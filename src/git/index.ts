@@ -4,5 +4,6 @@
  * and how a repository is named and printed.
  */
 export { git, gitText, gitTextOrNull, type GitOptions } from './run.js';
+export { gitStream } from './stream.js';
 export { createMirrorCache, type MirrorCache, type MirrorCall } from './mirrors.js';
 export { cloneSource, displayRepository, localRepositoryPath, repositoryName } from './repository.js';

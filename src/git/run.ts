@@ -62,6 +62,7 @@ export async function gitTextOrNull(args: readonly string[], options: GitOptions
   throw failure(args, options, captured);
 }
 
+/** What a finished git run left; environment, canceled and failure are shared with stream.ts. */
 type Captured = { exitCode: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string };
 
 /** Runs git to its end; rejects only when it cannot start, is canceled or prints too much. */
@@ -112,7 +113,7 @@ async function capture(args: readonly string[], options: GitOptions): Promise<Ca
   }
 }
 
-function environment(options: GitOptions): NodeJS.ProcessEnv {
+export function environment(options: GitOptions): NodeJS.ProcessEnv {
   // Never wait for a password on a terminal: there is nobody to type it for a job or the server.
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0' };
   if (options.isolated === true) for (const name of REPOSITORY_VARIABLES) delete env[name];
@@ -124,11 +125,11 @@ function commandLine(args: readonly string[]): string {
   return args.map(displayRepository).join(' ');
 }
 
-function canceled(args: readonly string[]): SlipwayError {
+export function canceled(args: readonly string[]): SlipwayError {
   return new SlipwayError('GIT_FAILED', `git ${commandLine(args)} was canceled`);
 }
 
-function failure(args: readonly string[], options: GitOptions, captured: Captured): SlipwayError {
+export function failure(args: readonly string[], options: GitOptions, captured: Pick<Captured, 'exitCode' | 'signal' | 'stderr'>): SlipwayError {
   const command = commandLine(args);
   // The message may reach a job log or an API answer: the last lines say why, without credentials.
   const tail = withoutCredentials(captured.stderr, options.repository).trim().split('\n').slice(-5).join('\n');

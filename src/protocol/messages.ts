@@ -100,7 +100,12 @@ export type Assignment = {
   token: string;
   job: JobSpec;
   variables: Record<string, string>;
-  source: { repository: string; commit: string; subdirectory: string };
+  /**
+   * The commit to run. `archiveUrl` (GET with the attempt token) serves a tar of its
+   * tree, for agents without git or that cannot reach the repository; an older server
+   * leaves it out.
+   */
+  source: { repository: string; commit: string; subdirectory: string; archiveUrl?: string };
   /** Artifact archives to place before the job, by the job that made them. */
   artifacts: Array<{ job: string; url: string }>;
   /** Base URL of the project's caches: GET/PUT `${cacheUrl}/${encodeURIComponent(key)}`. */

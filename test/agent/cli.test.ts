@@ -81,6 +81,16 @@ describe('slipway agent', () => {
     }
   });
 
+  it('refuses a --source other than auto, git or archive', async () => {
+    const agent = startAgentProcess(world, ['--source', 'svn']);
+    try {
+      assert.equal((await agent.exited).code, 2);
+      assert.match(agent.stderr(), /--source svn: give auto, git or archive/);
+    } finally {
+      agent.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start without a token and says where to put one', async () => {
     const child = spawn(process.execPath, [slipwayBin, 'agent', '--server', world.peer.url], {
       cwd: world.dir,

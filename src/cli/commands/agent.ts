@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { AgentLogger } from '../../agent/index.js';
+import type { AgentLogger, SourceMode } from '../../agent/index.js';
 import { SlipwayError } from '../../errors/index.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -16,7 +16,11 @@ type AgentFlags = {
   jobs: string;
   workDir?: string;
   maxJobs: string;
+  source: string;
 };
+
+// Listed again here (checked against the agent's type): the agent module is loaded only when the command runs.
+const SOURCE_MODES: readonly SourceMode[] = ['auto', 'git', 'archive'];
 
 export function registerAgent(program: Command): void {
   program
@@ -31,6 +35,11 @@ export function registerAgent(program: Command): void {
     .option('--jobs <n>', 'jobs to run at once', '1')
     .option('--work-dir <dir>', 'where builds, git mirrors and the outbox live (default: $SLIPWAY_HOME/agent)')
     .option('--max-jobs <n>', 'exit after this many jobs (0: never)', '0')
+    .option(
+      '--source <how>',
+      'how jobs get their source: git (clone the commit; the image needs git), archive (a tar of the commit from the server, no .git), auto (git when it runs and reaches the repository, else archive)',
+      'auto',
+    )
     .action(async (flags: AgentFlags) => {
       await agent(flags);
     });
@@ -48,6 +57,10 @@ async function agent(flags: AgentFlags): Promise<void> {
   const engineTaskId = process.env.SLIPWAY_ENGINE_TASK_ID;
   const maxJobs = Number(flags.maxJobs);
   if (!Number.isInteger(maxJobs) || maxJobs < 0) throw new SlipwayError('USAGE', `--max-jobs ${flags.maxJobs}: give a whole number (0 for no limit).`);
+  if (!(SOURCE_MODES as readonly string[]).includes(flags.source)) {
+    throw new SlipwayError('USAGE', `--source ${flags.source}: give auto, git or archive.`);
+  }
+  const source = flags.source as SourceMode;
   const cpus = flags.cpus === undefined ? os.availableParallelism() : Number(flags.cpus);
   if (!(cpus > 0)) throw new SlipwayError('USAGE', `--cpus ${flags.cpus}: give a positive number.`);
 
@@ -76,6 +89,7 @@ async function agent(flags: AgentFlags): Promise<void> {
       },
       workDir: path.resolve(flags.workDir ?? path.join(process.env.SLIPWAY_HOME ?? '.slipway', 'agent')),
       maxJobs,
+      source,
       signal: controller.signal,
       log: stderrLogger(),
       engine: engineName && engineTaskId ? { name: engineName, taskId: engineTaskId } : null,

@@ -67,7 +67,7 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
     token,
     job: spec,
     variables: { ...predefined, ...registryVariables(ctx.registryAddress ?? null, project.name, { tag: null, commitSha: build.commitSha, createdAt: build.createdAt }), ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
-    source: { repository: project.repositoryUrl, commit: build.commitSha, subdirectory: '' },
+    source: { repository: project.repositoryUrl, commit: build.commitSha, subdirectory: '', archiveUrl: `${base}/source` },
     artifacts,
     cacheUrl: `${base}/caches`,
     artifactsUploadUrl: `${base}/artifacts`,

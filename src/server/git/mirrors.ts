@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors/index.js';
-import { createMirrorCache, displayRepository, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
+import { createMirrorCache, displayRepository, gitStream, gitText, gitTextOrNull, localRepositoryPath, type GitOptions } from '../../git/index.js';
 
 /** What a ref names: the commit, and whether it is a branch, a tag or a bare commit. */
 export type ResolvedRef = { sha: string; branch: string | null; tag: string | null };
@@ -36,7 +37,15 @@ export type GitMirrors = {
   changedPaths(repository: string, before: string, sha: string): Promise<string[] | null>;
   /** Every file path in the commit. */
   listPaths(repository: string, sha: string): Promise<string[]>;
+  /**
+   * A tar of the commit's tree (`git archive`), streamed as git writes it. A mirror
+   * missing the commit is fetched first; NOT_FOUND when the repository no longer has it
+   * (a force push or a deleted branch, then garbage collection).
+   */
+  archive(repository: string, sha: string): Promise<Readable>;
 };
+
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 const SHA = /^[0-9a-f]{4,40}$/i;
 
@@ -106,6 +115,20 @@ export function createGitMirrors(options: { dir: string }): GitMirrors {
       if ((await revParse(at, before)) === null) return null;
       const out = await run(at, ['diff', '--name-only', '-z', '--no-renames', before, sha, '--']);
       return out.split('\u0000').filter((p) => p !== '');
+    },
+
+    async archive(repository, sha) {
+      const gone = (): SlipwayError =>
+        new SlipwayError('NOT_FOUND', `commit ${sha.slice(0, 8)} is no longer in ${displayRepository(repository)} (a force push or a deleted branch removed it); start a new build`);
+      if (!FULL_SHA.test(sha)) throw gone();
+      let at = await place(repository, false);
+      if ((await revParse(at, sha)) === null) {
+        // A local repository is read where it is: nothing to fetch.
+        if (localRepositoryPath(repository) !== null) throw gone();
+        at = await place(repository, true);
+        if ((await revParse(at, sha)) === null) throw gone();
+      }
+      return gitStream([...at.args, 'archive', '--format=tar', sha], at.options);
     },
 
     async listPaths(repository, sha) {

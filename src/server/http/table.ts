@@ -8,6 +8,7 @@ import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { projectRoutes } from './routes/projects.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { sourceRoutes } from './routes/source.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -18,7 +19,7 @@ import { webhookRoutes } from './routes/webhooks.js';
  * refuses a caller without a token).
  */
 export function routeTable(config: ServerConfig, version: string): AnyRoute[] {
-  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes, ...buildRoutes, ...scheduleRoutes, ...eventRoutes, ...webhookRoutes(config), ...logRoutes, ...jobArtifactRoutes, ...attemptFileRoutes];
+  const table: AnyRoute[] = [...systemRoutes(config), ...projectRoutes, ...tokenRoutes, ...buildRoutes, ...scheduleRoutes, ...eventRoutes, ...webhookRoutes(config), ...logRoutes, ...jobArtifactRoutes, ...attemptFileRoutes, ...sourceRoutes];
   const document = openApiDocument([...table, openApiRoute(() => document)], { version, serverUrl: config.publicUrl });
   return [...table, openApiRoute(() => document)];
 }
