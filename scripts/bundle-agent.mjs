@@ -1,6 +1,6 @@
 // Bundles the agent (dist/src/cli/agent-main.js, built by tsc) into one file that runs
-// with a bare `node` and no node_modules: container engines mount it, with the host's
-// node, into build images that have neither (see docs/docker.md).
+// with a bare `node` and no node_modules: container engines put it, with a node binary,
+// into a read-only volume at /opt/slipway of build images that have neither (docs/docker.md).
 import { build } from 'esbuild';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -5,7 +5,8 @@ import { registerAgent } from './commands/agent.js';
 
 /**
  * The `agent` command alone: the entry of the agent bundle (scripts/bundle-agent.mjs),
- * which container engines run with a bind-mounted node in images that have no Slipway.
+ * which container engines run with the node of their runtime volume (/opt/slipway) in
+ * images that have no Slipway.
  * Same conventions as main.ts, without the server's dependencies.
  */
 

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { agentArgs } from '../../src/engines/agent-command.js';
+import { agentContainerOptions, WORK_DIR } from '../../src/engines/docker/container.js';
+import { DEFAULT_AGENT_SCRIPT, resolveConfig } from '../../src/engines/docker/config.js';
+import type { LaunchSpec } from '../../src/engines/index.js';
+
+const SPEC: LaunchSpec = { agentName: 'a-1', template: 'default', serverUrl: 'http://127.0.0.1:8080', token: 'secret-token-value', env: { EXTRA: '1' } };
+
+describe('agent command', () => {
+  const config = resolveConfig({ serverId: 'server-1', templates: [{ name: 'default', image: 'slipway/base:bookworm', labels: ['linux', 'docker'], cpus: 0.5, memoryMiB: 256 }] });
+  const template = config.templates[0] ?? assert.fail('no template');
+
+  it('names the server, the agent, its labels, resources and work folder, and never the token', () => {
+    const args = agentArgs(SPEC, template, '/work');
+    assert.deepEqual(args, ['agent', '--server', SPEC.serverUrl, '--name', 'a-1', '--labels', 'linux,docker', '--cpus', '0.5', '--memory-mib', '256', '--work-dir', '/work']);
+    assert.ok(!args.some((arg) => arg.includes(SPEC.token)));
+  });
+
+  it('is what a docker agent container runs after the runtime node and bundle, with the token only in its environment', () => {
+    const options = agentContainerOptions({
+      taskId: 'slipway-docker-a-1',
+      engineName: 'docker',
+      serverId: 'server-1',
+      spec: SPEC,
+      template,
+      image: 'slipway/base:bookworm',
+      runtime: { volume: 'slipway-runtime-x', nodePath: '/opt/slipway/node', scriptPath: '/opt/slipway/slipway-agent.mjs' },
+      socketPath: null,
+    });
+    assert.deepEqual(options.Entrypoint, ['/opt/slipway/node']);
+    assert.deepEqual(options.Cmd, ['/opt/slipway/slipway-agent.mjs', ...agentArgs(SPEC, template, WORK_DIR)]);
+    assert.ok(options.Env?.includes(`SLIPWAY_AGENT_TOKEN=${SPEC.token}`));
+    assert.ok(!JSON.stringify(options.Cmd).includes(SPEC.token));
+  });
+
+  it('ships the agent bundle the docker engine mounts in the npm package', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { files: string[] };
+    assert.match(DEFAULT_AGENT_SCRIPT, /dist\/agent-bundle\/slipway-agent\.mjs$/);
+    assert.ok(pkg.files.includes('dist/agent-bundle'), `package.json files: ${JSON.stringify(pkg.files)}`);
+  });
+});
