@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { pino } from 'pino';
@@ -24,7 +25,8 @@ import { loadConfig, startServer } from '../src/server/index.js';
 import { report, round, summarize, type Row } from './lib/report.js';
 
 const IMAGE = 'slipway/base:bookworm';
-const BUILDS = 50;
+/** At least 50 for the figures; fewer (SLIPWAY_BENCH_BUILDS) to try the benchmark out. */
+const BUILDS = Number(process.env.SLIPWAY_BENCH_BUILDS ?? 50);
 const POLL_MS = 2;
 const finished = new Set(['success', 'failed', 'canceled', 'error', 'skipped']);
 const AGENT_SCRIPT = fileURLToPath(new URL('../agent-bundle/slipway-agent.mjs', import.meta.url));
@@ -72,10 +74,44 @@ async function rawRuns(n: number, args: string[]): Promise<number[]> {
   return samples;
 }
 
-/** Container create and start times (epoch ms) of one server's agents, from Docker's events. */
-async function followEvents(serverId: string): Promise<{ times: Map<string, { create?: number; start?: number }>; stop: () => void }> {
-  const times = new Map<string, { create?: number; start?: number }>();
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create', 'start'], label: [`slipway.server=${serverId}`] } })) as NodeJS.ReadableStream & { destroy(): void };
+type Times = { create?: number; start?: number; connected?: number; welcomed?: number; jobStarted?: number };
+
+/** What the agent writes on stderr, as marks of its start: (docker logs line) → field. */
+const AGENT_MARKS: Array<[RegExp, keyof Times]> = [
+  [/^agent: connected /, 'connected'],
+  [/^agent: welcomed /, 'welcomed'],
+  [/^agent: job started /, 'jobStarted'],
+];
+
+/**
+ * When each of one server's agent containers was created and started (Docker's events),
+ * and when its agent connected, was welcomed and started its job (the daemon's
+ * timestamps of the agent's stderr lines), in epoch ms.
+ */
+async function followEvents(serverId: string): Promise<{ times: Map<string, Times>; stop: () => void }> {
+  const times = new Map<string, Times>();
+  const streams: Array<{ destroy(): void }> = [];
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create', 'start'], label: [`slipway.server=${serverId}`, 'slipway.kind=agent'] } })) as NodeJS.ReadableStream & { destroy(): void };
+  streams.push(stream);
+  const followLogs = async (name: string, entry: Times): Promise<void> => {
+    const logs = (await docker.getContainer(name).logs({ follow: true, stdout: true, stderr: true, timestamps: true })) as NodeJS.ReadableStream & { destroy(): void };
+    streams.push(logs);
+    const lines = new PassThrough();
+    docker.modem.demuxStream(logs, lines, lines);
+    logs.on('end', () => lines.end());
+    let text = '';
+    lines.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      let end: number;
+      while ((end = text.indexOf('\n')) >= 0) {
+        const line = text.slice(0, end);
+        text = text.slice(end + 1);
+        const space = line.indexOf(' ');
+        const mark = AGENT_MARKS.find(([pattern]) => pattern.test(line.slice(space + 1)));
+        if (mark !== undefined) entry[mark[1]] ??= epochMs(line.slice(0, space));
+      }
+    });
+  };
   let buffered = '';
   stream.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -87,9 +123,18 @@ async function followEvents(serverId: string): Promise<{ times: Map<string, { cr
       const entry = times.get(name) ?? {};
       if (event.Action === 'create' || event.Action === 'start') entry[event.Action] = event.timeNano / 1e6;
       times.set(name, entry);
+      // A container removed before its logs are asked for gives no agent marks: that build has no phases.
+      if (event.Action === 'start') followLogs(name, entry).catch(() => undefined);
     }
   });
-  return { times, stop: () => stream.destroy() };
+  return { times, stop: () => streams.forEach((s) => s.destroy()) };
+}
+
+/** Docker's RFC 3339 timestamp with nanoseconds, as epoch ms with the sub-ms part kept. */
+function epochMs(stamp: string): number {
+  const match = /^(.*T\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(stamp);
+  if (match === null) return Number.NaN;
+  return Date.parse(`${match[1]}Z`) + Number(`0${match[2] ?? ''}`) * 1000;
 }
 
 async function containersOf(serverId: string): Promise<string[]> {
@@ -107,7 +152,7 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
   execFileSync('sh', ['-c', `printf 'hello:\\n  script:\\n    - echo first line\\n' > .slipway.yml`], { cwd: repo });
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'bench');
-  const template = { name: 'default', image: IMAGE, cpus: 0.5, memoryMiB: 256, maxAgents: 2, ...scenario.template };
+  const template = { name: 'default', image: IMAGE, cpus: 1, memoryMiB: 512, maxAgents: 2, ...scenario.template };
   const engine = { kind: 'docker', name: 'bench', keepExitedMinutes: 0, stopGraceMs: 2000, imageTemplate: false, templates: [template] };
   const fileText = `logLevel: silent\nengines:\n  - ${JSON.stringify(engine)}\n`;
   const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
@@ -127,7 +172,7 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
   const newContainers = scenario.template.maxJobsPerAgent === 1;
   const samples: number[] = [];
   const triggerMs: number[] = [];
-  const phases = { created: [] as number[], started: [] as number[], agent: [] as number[] };
+  const phases: Array<Record<string, number>> = [];
   let failedBuilds = 0;
   let runtimeVolume: string | null = null;
   try {
@@ -164,11 +209,14 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
       samples.push(firstByteMs);
       triggerMs.push(triggered);
       const fresh = [...events.times.entries()].filter(([name]) => !known.has(name));
-      const times = fresh[0]?.[1];
-      if (newContainers && fresh.length === 1 && times?.create !== undefined && times.start !== undefined) {
-        phases.created.push(times.create - startedWall);
-        phases.started.push(times.start - times.create);
-        phases.agent.push(startedWall + firstByteMs - times.start);
+      const t = fresh[0]?.[1];
+      if (newContainers && fresh.length === 1 && t !== undefined) {
+        const firstByte = startedWall + firstByteMs;
+        const marks = [startedWall, t.create, t.start, t.connected, t.welcomed, t.jobStarted, firstByte];
+        if (marks.every((mark) => mark !== undefined && Number.isFinite(mark))) {
+          const [a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0] = marks as number[];
+          phases.push({ created: b - a, started: c - b, connected: d - c, welcomed: e - d, jobStarted: f - e, firstByte: g - f });
+        }
       }
     }
   } finally {
@@ -194,11 +242,19 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
     'trigger request p50 ms': summarize(triggerMs).p50,
     'failed builds': failedBuilds,
   };
-  const p50 = (values: number[]) => summarize(values).p50;
-  const breakdown =
-    phases.created.length === 0
+  const p50 = (key: string) => summarize(phases.map((phase) => phase[key] ?? Number.NaN)).p50;
+  const breakdown: Row | null =
+    phases.length === 0
       ? null
-      : { scenario: `${scenario.name}: p50 of each phase (${phases.created.length} builds)`, 'trigger → created ms': p50(phases.created), 'created → started ms': p50(phases.started), 'started → first byte ms': p50(phases.agent) };
+      : {
+          scenario: `${scenario.name}: p50 of each phase (${phases.length} builds)`,
+          'trigger → created ms': p50('created'),
+          'created → started ms': p50('started'),
+          'started → agent connected ms': p50('connected'),
+          'connected → welcomed ms': p50('welcomed'),
+          'welcomed → job started ms': p50('jobStarted'),
+          'job started → first byte ms': p50('firstByte'),
+        };
   return { row, phases: breakdown, runtimeVolume };
 }
 
@@ -229,7 +285,8 @@ if (reason !== null) {
     await report('docker-latency', `Trigger → first log byte stored, docker engine (${IMAGE}), beside raw docker run`, rows, [
       'targets: new container p50 <= 2x the raw docker run p50; idle agent p50 <= 35 ms',
       `log polled every ${POLL_MS} ms; each build runs to the end (and in the first scenario its container is gone) before the next is triggered`,
-      'phases from Docker events (daemon clock, same host): started → first byte is node start, bundle load, connect, hello, assignment, first output',
+          'phases: created and started from Docker events; connected, welcomed and job started from the daemon timestamps of the agent stderr lines (same host clock)',
+      'started → connected is node start, bundle load and the WebSocket connect; job started → first byte is the first output reaching the stored log, plus the poll',
     ]);
   } finally {
     // Raw runs are --rm; a run killed half way may leave one.
