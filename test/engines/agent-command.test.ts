@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { agentArgs } from '../../src/engines/agent-command.js';
 import { agentContainerOptions, WORK_DIR } from '../../src/engines/docker/container.js';
 import { DEFAULT_AGENT_SCRIPT, resolveConfig } from '../../src/engines/docker/config.js';
 import type { LaunchSpec } from '../../src/engines/index.js';
+import { tempDir } from '../support/git-repo.js';
 
 const SPEC: LaunchSpec = { agentName: 'a-1', template: 'default', serverUrl: 'http://127.0.0.1:8080', token: 'secret-token-value', env: { EXTRA: '1' } };
 
@@ -39,5 +43,20 @@ describe('agent command', () => {
     const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { files: string[] };
     assert.match(DEFAULT_AGENT_SCRIPT, /dist\/agent-bundle\/slipway-agent\.mjs$/);
     assert.ok(pkg.files.includes('dist/agent-bundle'), `package.json files: ${JSON.stringify(pkg.files)}`);
+  });
+
+  it('runs the agent bundle with a bare node, away from the install, from its compiled code cache', async () => {
+    const bundle = await readFile(DEFAULT_AGENT_SCRIPT, 'utf8');
+    assert.match(bundle, /^const cache = "[A-Za-z0-9+/=]{1000,}";$/m, 'the bundle carries a code cache');
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const dir = await tempDir('agent-bundle');
+    try {
+      const copy = path.join(dir.dir, 'slipway-agent.mjs');
+      await copyFile(DEFAULT_AGENT_SCRIPT, copy);
+      const { stdout } = await promisify(execFile)(process.execPath, [copy, '--version'], { cwd: dir.dir });
+      assert.equal(stdout.trim(), pkg.version);
+    } finally {
+      await dir.remove();
+    }
   });
 });
