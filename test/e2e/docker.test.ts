@@ -177,6 +177,29 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
     );
   });
 
+  it('stops the container of a job that was canceled or ran past its timeout, though its template keeps idle agents for minutes', async () => {
+    await withDockerScene(
+      (dir) => 'engines:\n' + dockerEngine('docker', [template(dir, { name: 'long', labels: ['long'], idleMinutes: 30, maxAgents: 2 })]),
+      async (s) => {
+        const { name } = await s.project(
+          pipelineFile({
+            canceled: { labels: ['long'], script: ['echo started', 'sleep 120'] },
+            late: { labels: ['long'], timeout: '2s', script: ['sleep 120'] },
+          }),
+        );
+        const started = await s.trigger(name);
+        const running = await s.waitForBuild(started.id, (b) => jobNamed(b, 'canceled').status === 'running', 'the job to run', 90_000);
+        await s.waitForLog(jobNamed(running, 'canceled').id, (text) => text.includes('started'), 'the job to start its script');
+        await s.api('POST', `/api/v1/jobs/${jobNamed(running, 'canceled').id}/cancel`);
+        const build = await s.waitForBuild(started.id, isFinished, 'the build to finish', 90_000);
+        assert.equal(jobNamed(build, 'canceled').status, 'canceled');
+        assert.equal(jobNamed(build, 'late').failure?.kind, 'timeout');
+        // idleMinutes 30 would keep them: only retiring removes them this soon.
+        await s.waitForNoContainers('the containers of the canceled and timed-out jobs to be removed', 60_000);
+      },
+    );
+  });
+
   it('fails the job with an out-of-memory message when its agent container exceeds its memory', async () => {
     await withDockerScene(
       (dir) => 'engines:\n' + dockerEngine('docker', [template(dir, { name: 'small', labels: ['small'], memoryMiB: 160 })]),

@@ -6,3 +6,4 @@
 export { startAgentServer, CONNECT_PATH, type AgentServer, type AgentServerOptions } from './server.js';
 export type { AgentEvent, EngineHooks } from './dispatch.js';
 export { authenticateAttempt, logKeyOf, openFileStores, type FileStores } from './files.js';
+export { registryVariables } from './assignment.js';

@@ -177,8 +177,11 @@ export function createIngest(options: IngestOptions) {
       logGrew(attempt);
       acknowledged(entry);
     }
-    // Duplicates are acknowledged too: the agent resending them needs to hear it.
-    send(connection, { type: 'ack', attemptId, seq: ackedSeq });
+    // Duplicates are acknowledged too: the agent resending them needs to hear it. The end of
+    // an attempt is acknowledged only once it is recorded: an agent that heard the ack forgets
+    // the attempt, so a server killed in between would leave it running forever.
+    const ending = events.some((event) => event.kind === 'finished' && event.seq <= ackedSeq);
+    if (!ending) send(connection, { type: 'ack', attemptId, seq: ackedSeq });
     for (const event of events) {
       if (event.seq > ackedSeq) break;
       if (event.kind === 'started' && !entry.startedReported) {
@@ -192,6 +195,7 @@ export function createIngest(options: IngestOptions) {
         tracked.delete(attemptId);
         const { status, failure, exitCode } = event.result;
         await builds.attemptFinished({ attemptId, status, failure, exitCode });
+        send(connection, { type: 'ack', attemptId, seq: ackedSeq });
         connection.active.delete(attemptId);
         options.onAttemptEnded(connection, attemptId);
       }

@@ -216,14 +216,19 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
     const reported = new Set<number>();
-    for (const { attemptId } of message.running) {
+    for (const { attemptId, lastSeq } of message.running) {
       reported.add(attemptId);
       const attempt = await store.attempts.get(attemptId);
       if (attempt === null || attempt.agentId !== agent.id || attempt.revokedAt !== null || attempt.finishedAt !== null) {
         cancel.push(attemptId);
         continue;
       }
-      resume.push({ attemptId, ackedSeq: await options.files.logs.lastSeq(logKeyOf(attempt)) });
+      // An agent with nothing newer than what is stored resumes one event back: when that last
+      // event is the attempt's end, a server killed before recording it hears it again (a
+      // duplicate otherwise, acknowledged and ignored; an agent that had it acknowledged
+      // resends its log from the start).
+      const stored = await options.files.logs.lastSeq(logKeyOf(attempt));
+      resume.push({ attemptId, ackedSeq: lastSeq <= stored ? Math.max(0, stored - 1) : stored });
       const job = await store.jobs.get(attempt.jobId);
       const spec = job?.spec as JobSpec | undefined;
       connection.active.set(attemptId, { cpus: spec?.resources.cpus ?? 0, memoryMiB: spec?.resources.memoryMiB ?? 0 });
