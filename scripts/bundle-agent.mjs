@@ -88,10 +88,15 @@ try {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
+    let stopped = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
-      if (stderr.includes('agent: reconnecting')) child.kill('SIGTERM');
+      // Once: a second signal makes the agent quit at once (exit 130).
+      if (!stopped && stderr.includes('agent: reconnecting')) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
