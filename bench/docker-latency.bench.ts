@@ -2,13 +2,15 @@
 // the server, with a real server (startServer, SQLite) whose docker engine runs agents in
 // containers of slipway/base:bookworm (no Node, no git: the agent's runtime comes from the
 // engine's volume, the source from the server's archive), beside what Docker itself costs
-// in the same run: `docker run --rm --network host IMAGE true`, and the same with the
-// runtime volume running node (`-e 0`) and loading the agent bundle (`--version`).
+// in the same run: `docker run --rm --network host IMAGE true`, one after each build of
+// (a) so that both see the machine's load of the moment, and the same with the runtime
+// volume running node (`-e 0`) and loading the agent bundle (`--version`).
 // Scenarios: (a) a new container for every build (maxJobsPerAgent 1: the agent is stopped
 // after its job, and its container gone before the next build), (b) one idle agent kept
 // warm (maxJobsPerAgent 0). One warm-up build each is not counted: it fills the runtime
-// volume, or starts the warm agent. For (a), Docker's events give where the time goes:
-// trigger → container created → started → first log byte.
+// volume, or starts the warm agent. For (a), Docker's events and the agent's stderr give
+// where the time goes: trigger → created → started → connected → welcomed → job started
+// → first log byte.
 // The log is polled every 2 ms with one request (about 1 ms): the error is about 3 ms.
 import { execFile, execFileSync } from 'node:child_process';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -141,9 +143,9 @@ async function containersOf(serverId: string): Promise<string[]> {
   return (await docker.listContainers({ all: true, filters: { label: [`slipway.server=${serverId}`] } })).map((c) => c.Id);
 }
 
-type Result = { row: Row; phases: Row | null; runtimeVolume: string | null };
+type Result = { row: Row; raw: Row | null; phases: Row | null; runtimeVolume: string | null };
 
-async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> {
+async function runScenario(scenario: Scenario): Promise<Result> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'slipway-bench-docker-'));
   const home = path.join(dir, 'home');
   const repo = path.join(dir, 'repo');
@@ -172,6 +174,7 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
   const newContainers = scenario.template.maxJobsPerAgent === 1;
   const samples: number[] = [];
   const triggerMs: number[] = [];
+  const rawMs: number[] = [];
   const phases: Array<Record<string, number>> = [];
   let failedBuilds = 0;
   let runtimeVolume: string | null = null;
@@ -205,6 +208,8 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
       // (a): the used container must be gone, or the next build could find its agent still idle.
       if (newContainers) while ((await containersOf(serverId)).length > 0) await delay(10);
       if (i === 0) continue; // the warm-up build
+      // The machine's load changes within minutes: a raw run after each build sees the same.
+      if (newContainers) rawMs.push(...(await rawRuns(1, [IMAGE, 'true'])));
       if (status !== 'success') failedBuilds += 1;
       samples.push(firstByteMs);
       triggerMs.push(triggered);
@@ -232,13 +237,14 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
     await rm(dir, { recursive: true, force: true });
   }
   const s = summarize(samples);
+  const raw = summarize(rawMs);
   const row: Row = {
     scenario: scenario.name,
     builds: s.n,
     'p50 ms': s.p50,
     'p90 ms': s.p90,
     'mean ms': s.mean,
-    'p50 / raw p50': newContainers ? round(s.p50 / rawP50) : '',
+    'p50 / raw p50': newContainers ? round(s.p50 / raw.p50) : '',
     'trigger request p50 ms': summarize(triggerMs).p50,
     'failed builds': failedBuilds,
   };
@@ -255,7 +261,8 @@ async function runScenario(scenario: Scenario, rawP50: number): Promise<Result> 
           'welcomed → job started ms': p50('jobStarted'),
           'job started → first byte ms': p50('firstByte'),
         };
-  return { row, phases: breakdown, runtimeVolume };
+  const rawRow = newContainers ? { scenario: `raw docker run --rm --network host ${IMAGE} true, one after each build`, builds: raw.n, 'p50 ms': raw.p50, 'p90 ms': raw.p90, 'mean ms': raw.mean } : null;
+  return { row, raw: rawRow, phases: breakdown, runtimeVolume };
 }
 
 const reason = await unavailable();
@@ -263,12 +270,12 @@ if (reason !== null) {
   process.stdout.write(`docker-latency: skipped: ${reason}\n`);
 } else {
   try {
-    const raw = summarize(await rawRuns(BUILDS, [IMAGE, 'true']));
-    const rows: Row[] = [{ scenario: `raw docker run --rm --network host ${IMAGE} true`, builds: raw.n, 'p50 ms': raw.p50, 'p90 ms': raw.p90, 'mean ms': raw.mean }];
+    const rows: Row[] = [];
     const breakdowns: Row[] = [];
     let volume: string | null = null;
     for (const scenario of scenarios) {
-      const result = await runScenario(scenario, raw.p50);
+      const result = await runScenario(scenario);
+      if (result.raw !== null) rows.push(result.raw);
       rows.push(result.row);
       if (result.phases !== null) breakdowns.push(result.phases);
       volume ??= result.runtimeVolume;
@@ -285,6 +292,7 @@ if (reason !== null) {
     await report('docker-latency', `Trigger → first log byte stored, docker engine (${IMAGE}), beside raw docker run`, rows, [
       'targets: new container p50 <= 2x the raw docker run p50; idle agent p50 <= 35 ms',
       `log polled every ${POLL_MS} ms; each build runs to the end (and in the first scenario its container is gone) before the next is triggered`,
+      'the raw docker runs are interleaved with the new-container builds (one after each), so that both see the same load',
           'phases: created and started from Docker events; connected, welcomed and job started from the daemon timestamps of the agent stderr lines (same host clock)',
       'started → connected is node start, bundle load and the WebSocket connect; job started → first byte is the first output reaching the stored log, plus the poll',
     ]);
