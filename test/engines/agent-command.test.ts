@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { agentArgs } from '../../src/engines/agent-command.js';
 import { agentContainerOptions, WORK_DIR } from '../../src/engines/docker/container.js';
 import { DEFAULT_AGENT_SCRIPT, resolveConfig } from '../../src/engines/docker/config.js';
 import type { LaunchSpec } from '../../src/engines/index.js';
+import { runtimeIdentity } from '../../src/engines/docker/runtime.js';
 import { tempDir } from '../support/git-repo.js';
 
 const SPEC: LaunchSpec = { agentName: 'a-1', template: 'default', serverUrl: 'http://127.0.0.1:8080', token: 'secret-token-value', env: { EXTRA: '1' } };
@@ -55,6 +56,24 @@ describe('agent command', () => {
       await copyFile(DEFAULT_AGENT_SCRIPT, copy);
       const { stdout } = await promisify(execFile)(process.execPath, [copy, '--version'], { cwd: dir.dir });
       assert.equal(stdout.trim(), pkg.version);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('gives builds of one agent source, whose code caches differ, one runtime volume, and another source another', async () => {
+    const dir = await tempDir('agent-runtime-identity');
+    try {
+      const file = (name: string) => path.join(dir.dir, name, 'slipway-agent.mjs');
+      const agent = (source: string, cache: string) => `const source = ${JSON.stringify(source)};\nconst cache = ${JSON.stringify(cache)};\nrun(source, cache);\n`;
+      const versions: Array<[string, string, string]> = [['a', 'one()', 'AAAA'], ['b', 'one()', 'QkJC'], ['c', 'two()', 'AAAA']];
+      for (const [name, source, cache] of versions) {
+        await mkdir(path.dirname(file(name)), { recursive: true });
+        await writeFile(file(name), agent(source, cache));
+      }
+      const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => runtimeIdentity(process.execPath, file(name))));
+      assert.equal(a?.volume, b?.volume);
+      assert.notEqual(a?.volume, c?.volume);
     } finally {
       await dir.remove();
     }
