@@ -5,7 +5,8 @@ import { registerAgent } from './commands/agent.js';
 
 /**
  * The `agent` command alone: the entry of the agent bundle (scripts/bundle-agent.mjs),
- * which container engines run with a bind-mounted node in images that have no Slipway.
+ * which container engines run with the node of their runtime volume (/opt/slipway) in
+ * images that have no Slipway.
  * Same conventions as main.ts, without the server's dependencies.
  */
 
@@ -25,15 +26,16 @@ const program = new Command('slipway')
 
 registerAgent(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
+// No top-level await: the bundle is CommonJS, which V8 can keep a code cache of (scripts/bundle-agent.mjs).
+program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else if (isSlipwayError(error)) {
     process.stderr.write(`slipway: ${error.message}\n`);
     process.exitCode = error.code === 'USAGE' ? 2 : 1;
   } else {
-    throw error;
+    // What an uncaught error would print.
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
   }
-}
+});

@@ -248,6 +248,30 @@ if (options !== null) {
           });
         }));
 
+      it('looks for an image it found once only when a launch finds it gone, and then names the image', () =>
+        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 } } }, async (harness) => {
+          const { engine } = harness;
+          // A tag of its own, which no registry reachable from here has.
+          const image = `slipway-test/retag:${randomBytes(4).toString('hex')}`;
+          await docker('tag', BASE_IMAGE, image);
+          try {
+            const first = await engine.launch({ ...spec(harness), template: 'job-image', image });
+            await engine.stop(first.taskId);
+            await docker('rmi', image);
+            await assert.rejects(engine.launch({ ...spec(harness), template: 'job-image', image }), (error) => {
+              assert.ok(isSlipwayError(error, 'USAGE'), String(error));
+              assert.ok(error.message.includes(`image '${image}' is not on the Docker host`), error.message);
+              return true;
+            });
+            await docker('tag', BASE_IMAGE, image);
+            const again = await engine.launch({ ...spec(harness), template: 'job-image', image });
+            assert.equal(await docker('inspect', '--format', '{{.Config.Image}}', again.taskId), image);
+            await engine.stop(again.taskId);
+          } finally {
+            await docker('rmi', image).catch(() => undefined);
+          }
+        }));
+
       it('offers the daemon\'s cpus and memory less what its running agents reserve, with the host\'s attributes', () =>
         withDocker({ config: { attributes: { rack: 'r1' } } }, async (harness) => {
           const [before] = await harness.engine.capacity();

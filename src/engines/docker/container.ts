@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { agentArgs } from '../local/spawn.js';
+import { agentArgs } from '../agent-command.js';
 import type { LaunchSpec } from '../types.js';
 import type { RunTemplate } from './config.js';
 import { LABEL } from './labels.js';

@@ -17,6 +17,10 @@ import { listServices, removeServices, removeServicesOfAgent, startServices, typ
  */
 
 const MIB = 1024 * 1024;
+/** How long capacity() trusts the daemon's cpus, memory and host name, ms. */
+const HOST_INFO_MS = 60_000;
+
+type HostInfo = { Name: string; NCPU: number; MemTotal: number; OSType: string; Architecture: string };
 /** Agent names become container names; keep them to what Docker accepts there. */
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -37,6 +41,10 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const templates = config.templates.map(publicTemplate);
   const imageTemplate = config.imageTemplate === null ? null : publicTemplate(config.imageTemplate);
   const taskPrefix = `slipway-${config.name}-`;
+  /** Images launches found on the host. */
+  const imagesSeen = new Set<string>();
+  /** The daemon's host facts for capacity(), asked for at most every HOST_INFO_MS. */
+  let hostInfo: { at: number; info: Promise<HostInfo> } | null = null;
 
   const watched = new Map<string, Watched>();
   /** Tasks whose `exited` event this instance has sent: at most once each. */
@@ -142,23 +150,34 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       throw new SlipwayError('USAGE', `engine '${config.name}': template '${IMAGE_TEMPLATE_NAME}' runs the job's own image, and the launch names none`);
     }
     const taskId = `${taskPrefix}${spec.agentName}`;
-    await guard(`find image ${image}`, ensureImage(image, spec.image === undefined || spec.image === null ? 'template' : 'job'));
+    const origin = spec.image === undefined || spec.image === null ? 'template' : 'job';
+    // An image this engine found before is not looked for again (a round trip per launch):
+    // the create says when it has gone since.
+    const seen = imagesSeen.has(image);
+    if (!seen) await guard(`find image ${image}`, ensureImage(image, origin));
     const mounted = await guard(`prepare the agent runtime volume with image ${image}`, runtime.ensure(image));
+    imagesSeen.add(image);
+    const options = agentContainerOptions({
+      taskId,
+      engineName: config.name,
+      serverId: config.serverId,
+      spec,
+      template,
+      image,
+      runtime: mounted,
+      socketPath: 'socketPath' in config.connection ? config.connection.socketPath : null,
+    });
     let container: Docker.Container;
     try {
-      container = await docker.createContainer(
-        agentContainerOptions({
-          taskId,
-          engineName: config.name,
-          serverId: config.serverId,
-          spec,
-          template,
-          image,
-          runtime: mounted,
-          socketPath: 'socketPath' in config.connection ? config.connection.socketPath : null,
-        }),
-      );
+      container = await docker.createContainer(options).catch(async (error: unknown) => {
+        if (!seen || statusOf(error) !== 404) throw error;
+        imagesSeen.delete(image);
+        await guard(`find image ${image}`, ensureImage(image, origin));
+        imagesSeen.add(image);
+        return docker.createContainer(options);
+      });
     } catch (error) {
+      if (error instanceof SlipwayError) throw error;
       if (statusOf(error) === 409) {
         throw new SlipwayError('USAGE', `engine '${config.name}': a container named ${taskId} exists already; agent names must be unique`, { cause: error });
       }
@@ -268,11 +287,10 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   }
 
   async function capacity(): Promise<Offer[]> {
-    let info: { Name: string; NCPU: number; MemTotal: number; OSType: string; Architecture: string };
+    let info: HostInfo;
     let tasks: EngineTask[];
     try {
-      info = (await docker.info()) as typeof info;
-      tasks = await list();
+      [info, tasks] = await Promise.all([host(), list()]);
     } catch (error) {
       // No offer while the daemon is away; the other engines go on provisioning.
       reportDown(error);
@@ -289,6 +307,20 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
     }
     const arch = ARCH[info.Architecture] ?? info.Architecture;
     return [{ host: info.Name, cpus: Math.max(0, cpus), memoryMiB: Math.max(0, memoryMiB), attributes: { hostname: info.Name, os: info.OSType, arch, ...config.attributes } }];
+  }
+
+  /** `docker info` is the slowest call on the launch path (tens of ms on a busy daemon) and what it says of the host seldom changes. */
+  function host(): Promise<HostInfo> {
+    const now = Date.now();
+    if (hostInfo === null || now - hostInfo.at > HOST_INFO_MS) {
+      const asked = { at: now, info: docker.info() as Promise<HostInfo> };
+      hostInfo = asked;
+      // A failure is not kept: the next call asks again.
+      asked.info.catch(() => {
+        if (hostInfo === asked) hostInfo = null;
+      });
+    }
+    return hostInfo.info;
   }
 
   function agentNameOf(taskId: string): string {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
@@ -26,16 +26,6 @@ export function agentRuntime(docker: Docker, options: { engineName: string; node
   const scriptName = path.basename(options.agentScript);
   let identity: Promise<{ hash: string; volume: string }> | null = null;
   const prepared = new Map<string, Promise<void>>();
-
-  async function hashFiles(): Promise<{ hash: string; volume: string }> {
-    const hash = createHash('sha256');
-    for (const file of [options.nodePath, options.agentScript]) {
-      hash.update(`${path.basename(file)}\0`);
-      for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    }
-    const digest = hash.digest('hex').slice(0, 16);
-    return { hash: digest, volume: `slipway-runtime-${digest}` };
-  }
 
   async function fill(volume: string, hash: string, image: string): Promise<void> {
     if ((await unlessGone(docker.getVolume(volume).inspect())) === null) {
@@ -65,7 +55,7 @@ export function agentRuntime(docker: Docker, options: { engineName: string; node
   return {
     /** The volume and paths for a container of image; concurrent calls share one preparation. */
     async ensure(image: string): Promise<Runtime> {
-      identity ??= hashFiles();
+      identity ??= runtimeIdentity(options.nodePath, options.agentScript);
       let id: { hash: string; volume: string };
       try {
         id = await identity;
@@ -88,6 +78,24 @@ export function agentRuntime(docker: Docker, options: { engineName: string; node
       return { volume: id.volume, nodePath: `${RUNTIME_DIR}/node`, scriptPath: `${RUNTIME_DIR}/${scriptName}` };
     },
   };
+}
+
+/**
+ * The bundle's V8 code cache (scripts/bundle-agent.mjs) differs from build to build of one
+ * source, and any of them serves that source: it is left out of the volume's identity, or
+ * every build would fill a new volume with another copy of node.
+ */
+const CODE_CACHE_LINE = /^const cache = "[A-Za-z0-9+/=]*";$/m;
+
+/** The runtime volume of a node binary and an agent script, named after their contents. */
+export async function runtimeIdentity(nodePath: string, agentScript: string): Promise<{ hash: string; volume: string }> {
+  const hash = createHash('sha256');
+  hash.update(`${path.basename(nodePath)}\0`);
+  for await (const chunk of createReadStream(nodePath)) hash.update(chunk as Buffer);
+  hash.update(`${path.basename(agentScript)}\0`);
+  hash.update((await readFile(agentScript, 'utf8')).replace(CODE_CACHE_LINE, ''));
+  const digest = hash.digest('hex').slice(0, 16);
+  return { hash: digest, volume: `slipway-runtime-${digest}` };
 }
 
 type TarEntry = { name: string; mode: number } & ({ file: string } | { content: Buffer });

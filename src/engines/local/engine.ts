@@ -7,7 +7,8 @@ import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent } from '../types.
 import { resolveConfig, type LocalEngineConfig } from './config.js';
 import { isTaskId, markerFiles, newTaskId, type Marker } from './markers.js';
 import { groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
-import { agentArgs, spawnAgent } from './spawn.js';
+import { agentArgs } from '../agent-command.js';
+import { spawnAgent } from './spawn.js';
 
 /**
  * The `local` engine: agents are processes on this host. State lives on disk, in

@@ -1,27 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { SlipwayError, messageOf } from '../../errors/index.js';
-import type { AgentTemplate, LaunchSpec } from '../types.js';
 
 /**
  * Starts one agent process: the configured command plus `agent --server ...`, as the
  * leader of its own process group (so stop() can end everything it started), with its
- * output appended to a log file. The token travels in the environment, never in argv,
- * where every user of the host could read it (/proc/<pid>/cmdline, ps).
+ * output appended to a log file. The arguments are ../agent-command.ts's.
  */
 export type AgentProcess = { child: ChildProcess; pid: number };
-
-export function agentArgs(spec: LaunchSpec, template: AgentTemplate, workDir: string): string[] {
-  return [
-    'agent',
-    '--server', spec.serverUrl,
-    '--name', spec.agentName,
-    '--labels', template.labels.join(','),
-    '--cpus', String(template.cpus),
-    '--memory-mib', String(template.memoryMiB),
-    '--work-dir', workDir,
-  ];
-}
 
 export async function spawnAgent(options: {
   engineName: string;
