@@ -159,7 +159,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   const fileText = `logLevel: silent\nengines:\n  - ${JSON.stringify(engine)}\n`;
   const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
   let token = '';
-  const server = await startServer(config, { logger: pino({ level: 'silent' }), print: (line) => (token = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
+  const server = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (token = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
   const serverId = (await readFile(path.join(home, 'server-id'), 'utf8')).trim();
   const events = await followEvents(serverId);
   const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
