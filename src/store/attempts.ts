@@ -32,6 +32,8 @@ export type JobAttempt = {
   startedAt: number | null;
   finishedAt: number | null;
   revokedAt: number | null;
+  /** Why the attempt was told to stop (cancel of the job or build); null if it was not. */
+  cancelReason: string | null;
 };
 
 export type AttemptResult = {
@@ -60,6 +62,11 @@ export type Attempts = {
    * revoked: of a result and a revocation racing, one wins, and a second result is refused.
    */
   finish(id: number, result: AttemptResult): Promise<boolean>;
+  /**
+   * Records that the attempt must stop and why, if it is active and not told so already:
+   * false otherwise. Its end then counts as canceled unless it succeeded.
+   */
+  requestCancel(id: number, reason: string): Promise<boolean>;
   /** Revokes the token (the status stays as it is); false if already revoked. */
   revoke(id: number): Promise<boolean>;
   /**
@@ -89,6 +96,7 @@ function toAttempt(row: Selectable<JobAttemptsTable>): JobAttempt {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     revokedAt: row.revoked_at,
+    cancelReason: row.cancel_reason,
   };
 }
 
@@ -140,6 +148,7 @@ export function attempts(ctx: StoreContext): Attempts {
                 started_at: null,
                 finished_at: null,
                 revoked_at: null,
+                cancel_reason: null,
               })
               .returningAll()
               .executeTakeFirstOrThrow(),
@@ -201,6 +210,18 @@ export function attempts(ctx: StoreContext): Attempts {
         .set({ revoked_at: ctx.now() })
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return touched(result);
+    },
+
+    async requestCancel(id, reason) {
+      const result = await db
+        .updateTable('job_attempts')
+        .set({ cancel_reason: reason })
+        .where('id', '=', id)
+        .where('status', 'in', activeAttemptStatuses)
+        .where('revoked_at', 'is', null)
+        .where('cancel_reason', 'is', null)
         .executeTakeFirst();
       return touched(result);
     },

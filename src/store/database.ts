@@ -119,6 +119,7 @@ export type JobAttemptsTable = {
   started_at: number | null;
   finished_at: number | null;
   revoked_at: number | null;
+  cancel_reason: string | null;
 };
 
 export type AgentsTable = {

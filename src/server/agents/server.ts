@@ -234,6 +234,8 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     };
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
+    // Resumed attempts a cancel was stored for: a server that crashed before telling the agent tells it now.
+    const stop: Array<{ attemptId: number; reason: string }> = [];
     const reported = new Set<number>();
     for (const { attemptId, lastSeq } of message.running) {
       reported.add(attemptId);
@@ -248,6 +250,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       // resends its log from the start).
       const stored = await options.files.logs.lastSeq(logKeyOf(attempt));
       resume.push({ attemptId, ackedSeq: lastSeq <= stored ? Math.max(0, stored - 1) : stored });
+      if (attempt.cancelReason !== null) stop.push({ attemptId, reason: attempt.cancelReason });
       const job = await store.jobs.get(attempt.jobId);
       const spec = job?.spec as JobSpec | undefined;
       connection.active.set(attemptId, { cpus: spec?.resources.cpus ?? 0, memoryMiB: spec?.resources.memoryMiB ?? 0 });
@@ -258,6 +261,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     }
     connections.set(agent.id, connection);
     send(connection, { type: 'welcome', agentId: agent.id, heartbeatMs: config.agents.heartbeatIntervalMs, resume, cancel });
+    for (const { attemptId, reason } of stop) send(connection, { type: 'cancel', attemptId, reason });
     logger.info({ agentId: agent.id, name: agent.name, resumed: resume.length, canceled: cancel.length }, 'agent connected');
     emit({ type: 'connected', agentId: agent.id, name: agent.name });
     return connection;

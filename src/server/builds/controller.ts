@@ -67,8 +67,6 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
   function tellEnded(ended: AttemptEnded): void {
     for (const listener of [...endListeners]) listener(ended);
   }
-  /** Attempts told to stop; their report ends their job as canceled (unless it succeeded). */
-  const cancelRequested = new Map<number, string>();
   const buildLocks = new Map<number, Promise<unknown>>();
   const bootAt = now();
 
@@ -185,7 +183,10 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
         if (await tx.jobs.setStatus({ id: job.id, from: waiting, to: 'canceled' })) emit(jobEvent(job, 'canceled'));
       } else if (job.status === 'running') {
         const attempt = await activeAttempt(tx, job.id);
-        if (attempt !== null) stop.push({ id: attempt.id, reason });
+        if (attempt === null) continue;
+        // Stored in the cancel's transaction: acknowledged, it survives a crash of the server.
+        await tx.attempts.requestCancel(attempt.id, reason);
+        stop.push({ id: attempt.id, reason: attempt.cancelReason ?? reason });
       }
     }
     return stop;
@@ -262,12 +263,12 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
       await onBuild(job.buildId, async (tx, build, emit) => {
         const finished = await tx.attempts.finish(attempt.id, { status: report.status, failure, exitCode: report.exitCode });
         if (!finished) return; // fencing: this attempt already ended
-        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: cancelRequested.has(attempt.id) ? 'canceled' : report.status, failureKind: report.failure?.kind ?? null };
+        // Read under the build's lock: a cancel stored before this report makes the end a cancel.
+        const canceled = (await tx.attempts.get(attempt.id))?.cancelReason ?? null;
+        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: canceled !== null ? 'canceled' : report.status, failureKind: report.failure?.kind ?? null };
         const current = (await tx.jobs.get(job.id)) ?? job;
         const spec = current.spec as JobSpec;
-        const canceled = cancelRequested.get(attempt.id);
-        cancelRequested.delete(attempt.id);
-        if (report.status !== 'success' && (canceled !== undefined || report.status === 'canceled' || report.failure?.kind === 'canceled')) {
+        if (report.status !== 'success' && (canceled !== null || report.status === 'canceled' || report.failure?.kind === 'canceled')) {
           if (await tx.jobs.setStatus({ id: job.id, from: ['running'], to: 'canceled' })) emit(jobEvent(current, 'canceled'));
         } else if (report.status === 'success') {
           if (await tx.jobs.setStatus({ id: job.id, from: ['running'], to: 'success', failure: null })) emit(jobEvent(current, 'success'));
@@ -293,10 +294,10 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
       let ended: AttemptEnded | null = null;
       await onBuild(job.buildId, async (tx, build, emit) => {
         if (!(await tx.attempts.finish(attempt.id, { status: 'lost', failure: lost }))) return;
-        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: cancelRequested.has(attempt.id) ? 'canceled' : 'lost', failureKind: 'agent_lost' };
+        const canceled = ((await tx.attempts.get(attempt.id))?.cancelReason ?? null) !== null;
+        ended = { attemptId: attempt.id, agentId: attempt.agentId, status: canceled ? 'canceled' : 'lost', failureKind: 'agent_lost' };
         const current = (await tx.jobs.get(job.id)) ?? job;
         const spec = current.spec as JobSpec;
-        const canceled = cancelRequested.delete(attempt.id);
         if (canceled) {
           if (await tx.jobs.setStatus({ id: job.id, from: ['running'], to: 'canceled' })) emit(jobEvent(current, 'canceled'));
         } else if (current.attempts < spec.retry.max + 1 && (spec.retry.when.includes('always') || spec.retry.when.includes('agent_lost'))) {
@@ -317,7 +318,6 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
         if (!finishedBuildStatuses.includes(build.status) && attempts.length === 0) await setBuild(tx, build, activeBuildStatuses, 'canceled', emit);
         return attempts;
       });
-      for (const { id, reason } of stop) cancelRequested.set(id, reason);
       tellCancel(stop);
     },
 
@@ -330,7 +330,6 @@ export function createBuildController(options: BuildControllerOptions): BuildCon
         await advance(tx, build, emit);
         return attempts;
       });
-      for (const { id, reason } of stop) cancelRequested.set(id, reason);
       tellCancel(stop);
     },
 

@@ -6,6 +6,7 @@ import { initial } from './0001-initial.js';
 import { engineLaunchImage } from './0002-engine-launch-image.js';
 import { buildCommits } from './0003-build-commits.js';
 import { jobsStartedIndex } from './0004-jobs-started-index.js';
+import { attemptCancel } from './0005-attempt-cancel.js';
 
 /**
  * Migrations in the order they apply; the key is the name recorded in kysely_migration.
@@ -17,6 +18,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0002-engine-launch-image': engineLaunchImage(),
     '0003-build-commits': buildCommits(dialect),
     '0004-jobs-started-index': jobsStartedIndex(),
+    '0005-attempt-cancel': attemptCancel(),
   };
 }
 

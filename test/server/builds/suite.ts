@@ -160,6 +160,21 @@ export function controllerSuite(target: ApiTarget): void {
       assert.equal((await world.store.builds.get(buildId))?.status, 'canceled');
     });
 
+    it('ends a job canceled when its attempt reports to a server restarted after it acknowledged the cancel', async () => {
+      const { project } = await projectWith(world, STAGES);
+      const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
+      const compile = await start(buildId, 'compile');
+      const lint = await start(buildId, 'lint');
+      assert.equal((await world.call('POST', `/api/v1/builds/${buildId}/cancel`)).statusCode, 200);
+      // What a new process finds: the store only, no memory of the cancel.
+      const restarted = createBuildController({ store: world.store, events: world.events, git: world.git, config: world.config, now: () => world.clock.now });
+      await restarted.attemptFinished({ attemptId: compile, ...fail(143) });
+      await restarted.attemptLost(lint);
+      assert.deepEqual(await statuses(world.store, buildId), { compile: 'canceled', lint: 'canceled', unit: 'canceled' });
+      assert.equal((await world.store.builds.get(buildId))?.status, 'canceled');
+      assert.equal((await world.store.attempts.get(compile))?.cancelReason, 'the build was canceled');
+    });
+
     it('retries a failed job and gives the jobs it held back another chance', async () => {
       const { project } = await projectWith(world, STAGES);
       const { buildId } = await world.builds.trigger({ projectId: project.id, ref: null, variables: {}, source: 'api' });
