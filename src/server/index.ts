@@ -95,7 +95,8 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const publicUrl = new URL(config.publicUrl).port === '0' ? url : config.publicUrl;
     logger.info({ url, publicUrl, database: redactUrl(config.database.url) }, 'server listening');
     const agents = startAgentServer({ server: app.server, store, config, secretsKey: key, builds, events, files, registry, logger: root.child({ component: 'agents' }), publicUrl });
-    const agentFleet = createFleet({ agents });
+    const fleetLog = root.child({ component: 'fleet' });
+    const agentFleet = createFleet({ agents, samples: store.capacitySamples, onError: (error) => fleetLog.error({ err: error }, 'capacity sample not stored') });
     fleet = agentFleet;
     const timers = startTriggerTimers({ store, builds, git, logger: root.child({ component: 'triggers' }), now: Date.now });
     const retentionLog = root.child({ component: 'retention' });
@@ -114,7 +115,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     try {
       engines = await startEngineManager({ config, store, agents, builds, registry, logger: root.child({ component: 'engines' }), publicUrl });
     } catch (error) {
-      agentFleet.close();
+      await agentFleet.close();
       retention.stop();
       await agents.close();
       await timers.stop();
@@ -136,7 +137,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
           try {
             // The engines' agents keep running: they reconnect to the restarted server, which adopts them.
             retention.stop();
-            agentFleet.close();
+            await agentFleet.close();
             await engines.close();
             await agents.close();
             await timers.stop();

@@ -19,6 +19,17 @@ export type Database = {
   artifacts: ArtifactsTable;
   caches: CachesTable;
   engine_launches: EngineLaunchesTable;
+  capacity_samples: CapacitySamplesTable;
+};
+
+export type CapacitySamplesTable = {
+  id: Generated<number>;
+  at: number;
+  busy: number;
+  idle: number;
+  provisioning: number;
+  cpus_in_use: number;
+  memory_mib_in_use: number;
 };
 
 export type ProjectsTable = {

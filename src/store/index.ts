@@ -31,4 +31,5 @@ export type { WebhookDeliveries } from './webhook-deliveries.js';
 export type { Artifact, Artifacts, NewArtifact } from './artifacts.js';
 export type { CacheEntry, Caches } from './caches.js';
 export type { RunningJob, Stats } from './stats.js';
+export type { CapacitySample, CapacitySamples } from './capacity-samples.js';
 export { activeLaunchStates, type EngineLaunch, type EngineLaunches, type LaunchState } from './engine-launches.js';

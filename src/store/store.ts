@@ -12,6 +12,7 @@ import { jobs, type Jobs } from './jobs.js';
 import { projects, type Projects } from './projects.js';
 import { schedules, type Schedules } from './schedules.js';
 import { stats, type Stats } from './stats.js';
+import { capacitySamples, type CapacitySamples } from './capacity-samples.js';
 import { secrets, type Secrets } from './secrets.js';
 import { tokens, type Tokens } from './tokens.js';
 import { webhookDeliveries, type WebhookDeliveries } from './webhook-deliveries.js';
@@ -33,6 +34,7 @@ export type StoreTransaction = {
   readonly caches: Caches;
   readonly engineLaunches: EngineLaunches;
   readonly stats: Stats;
+  readonly capacitySamples: CapacitySamples;
 };
 
 /**
@@ -70,6 +72,7 @@ function operations(ctx: StoreContext): StoreTransaction {
     caches: caches(ctx),
     engineLaunches: engineLaunches(ctx),
     stats: stats(ctx),
+    capacitySamples: capacitySamples(ctx),
   };
 }
 

@@ -104,6 +104,21 @@ export function recordTests(target: StoreTarget): void {
     });
   });
 
+  describe('capacity samples', () => {
+    const t = useDatabase(target);
+
+    it('keeps samples with fractional cpus in time order, reads those after a time and prunes the older ones', async () => {
+      const base = 1_800_000_000_000;
+      const sample = (at: number, busy: number) => ({ at, busy, idle: 1, provisioning: 2, cpusInUse: 0.3, memoryMiBInUse: 300 });
+      await t.store.capacitySamples.record(sample(base + 30_000, 3));
+      await t.store.capacitySamples.record(sample(base, 1));
+      await t.store.capacitySamples.record(sample(base + 15_000, 2));
+      assert.deepEqual(await t.store.capacitySamples.since(base), [sample(base + 15_000, 2), sample(base + 30_000, 3)]);
+      assert.equal(await t.store.capacitySamples.prune(base + 15_000), 1);
+      assert.deepEqual((await t.store.capacitySamples.since(0)).map((s) => s.busy), [2, 3]);
+    });
+  });
+
   describe('artifacts', () => {
     const t = useDatabase(target);
 

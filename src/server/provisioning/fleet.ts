@@ -1,5 +1,6 @@
 import type { AgentTemplate, Engine } from '../../engines/index.js';
 import type { EngineAgentState } from '../../scheduler/index.js';
+import type { CapacitySample, CapacitySamples } from '../../store/index.js';
 import type { AgentServer } from '../agents/index.js';
 import type { Provisioner } from './manager.js';
 
@@ -43,45 +44,44 @@ export type EngineView = {
   templates: Array<AgentTemplate & { counts: TemplateCounts }>;
 };
 
-/** The fleet at one moment, for the capacity graph. */
-export type CapacitySample = {
-  at: number;
-  busy: number;
-  idle: number;
-  provisioning: number;
-  /** The cpus and memory the engines' agents hold (their templates'), whatever their state. */
-  cpusInUse: number;
-  memoryMiBInUse: number;
-};
+export type { CapacitySample } from '../../store/index.js';
 
 export type Fleet = {
   agents(): FleetAgent[];
   engines(): EngineView[];
-  /** The samples of the last keepMs, oldest first. */
-  samples(): CapacitySample[];
-  /** Takes a sample now (the timer calls it every sampleIntervalMs). */
-  sample(): CapacitySample;
+  /** Takes a sample now and stores it, dropping stored ones older than keepMs (the timer calls it every sampleIntervalMs). */
+  sample(): Promise<CapacitySample>;
   /** Joins the engine manager once it has started; before, only connected agents are known. */
   attach(manager: { engines: readonly Engine[]; provisioner: Provisioner }): void;
-  /** Stops the sampling timer and stops listening to the agent endpoint. Idempotent. */
-  close(): void;
+  /** Stops the sampling timer and stops listening to the agent endpoint; resolves once a sample being stored is. Idempotent. */
+  close(): Promise<void>;
 };
 
 // Every 15 s: a minute has four points, so a short burst of jobs still shows on the graph.
 const SAMPLE_INTERVAL_MS = 15_000;
 const KEEP_MS = 60 * 60_000;
 
+export type FleetOptions = {
+  agents: AgentServer;
+  /** Where the capacity samples are kept (the store's), for keepMs. */
+  samples: CapacitySamples;
+  /** A sample the timer could not store. */
+  onError: (error: unknown) => void;
+  now?: () => number;
+  sampleIntervalMs?: number;
+  keepMs?: number;
+};
+
 /**
- * What the API's agent, engine and stats views read: the agent endpoint's connections
- * merged by name with the engine manager's agents, and a capacity sample every
- * sampleIntervalMs kept in memory for keepMs (a restart starts the graph afresh).
+ * What the API's agent and engine views read: the agent endpoint's connections merged by
+ * name with the engine manager's agents; and a capacity sample every sampleIntervalMs,
+ * stored for keepMs so the graph outlives a restart.
  */
-export function createFleet(options: { agents: AgentServer; now?: () => number; sampleIntervalMs?: number; keepMs?: number }): Fleet {
+export function createFleet(options: FleetOptions): Fleet {
   const now = options.now ?? Date.now;
   const keepMs = options.keepMs ?? KEEP_MS;
   const connectedAt = new Map<number, number>();
   let manager: { engines: readonly Engine[]; provisioner: Provisioner } | null = null;
-  const kept: CapacitySample[] = [];
   const stopListening = options.agents.onAgentEvent((event) => {
     if (event.type === 'connected') connectedAt.set(event.agentId, now());
     else if (event.type === 'disconnected') connectedAt.delete(event.agentId);
@@ -141,7 +141,7 @@ export function createFleet(options: { agents: AgentServer; now?: () => number; 
     }));
   }
 
-  function sample(): CapacitySample {
+  function take(): CapacitySample {
     const at = now();
     const taken: CapacitySample = { at, busy: 0, idle: 0, provisioning: 0, cpusInUse: 0, memoryMiBInUse: 0 };
     for (const agent of agents()) {
@@ -151,27 +151,39 @@ export function createFleet(options: { agents: AgentServer; now?: () => number; 
     }
     // Template cpus are fractions (0.1): rounding keeps 0.30000000000000004 off the graph.
     taken.cpusInUse = Math.round(taken.cpusInUse * 1000) / 1000;
-    kept.push(taken);
-    while (kept.length > 0 && (kept[0]?.at ?? at) < at - keepMs) kept.shift();
     return taken;
   }
 
-  const timer = setInterval(sample, options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS);
+  async function sample(): Promise<CapacitySample> {
+    const taken = take();
+    await options.samples.record(taken);
+    await options.samples.prune(taken.at - keepMs);
+    return taken;
+  }
+
+  let storing: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (storing !== null) return; // a slow database skips a sample rather than piling them up
+    storing = sample()
+      .catch(options.onError)
+      .finally(() => (storing = null));
+  }, options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS);
   timer.unref();
   let closed = false;
   return {
     agents,
     engines,
-    samples: () => [...kept],
     sample,
     attach(next) {
       manager = next;
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      stopListening();
+    async close() {
+      if (!closed) {
+        closed = true;
+        clearInterval(timer);
+        stopListening();
+      }
+      await storing;
     },
   };
 }

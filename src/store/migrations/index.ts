@@ -7,6 +7,7 @@ import { engineLaunchImage } from './0002-engine-launch-image.js';
 import { buildCommits } from './0003-build-commits.js';
 import { jobsStartedIndex } from './0004-jobs-started-index.js';
 import { attemptCancel } from './0005-attempt-cancel.js';
+import { capacitySamples } from './0006-capacity-samples.js';
 
 /**
  * Migrations in the order they apply; the key is the name recorded in kysely_migration.
@@ -19,6 +20,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0003-build-commits': buildCommits(dialect),
     '0004-jobs-started-index': jobsStartedIndex(),
     '0005-attempt-cancel': attemptCancel(),
+    '0006-capacity-samples': capacitySamples(dialect),
   };
 }
 

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
 import { runAgent, silentLogger } from '../../../src/agent/index.js';
 import { createLocalEngine, DEFAULT_TEMPLATE } from '../../../src/engines/index.js';
 import type { AgentServer } from '../../../src/server/agents/index.js';
 import { createFleet } from '../../../src/server/provisioning/index.js';
+import { openStore } from '../../../src/store/index.js';
 import { tempDir } from '../../support/git-repo.js';
 import { processAlive, waitFor } from '../../support/wait.js';
 import { agentProcesses, finished, startEngineServer, type EngineServer } from '../provisioning/helpers.js';
@@ -182,7 +184,7 @@ describe('the agent, engine and stats views of a running server', () => {
 });
 
 describe('capacity samples', () => {
-  it('samples the agents by state with the resources their templates hold, and keeps only the last hour', () => {
+  it('samples the agents by state with the resources their templates hold, stores them and keeps only the last hour', async () => {
     let clock = 1_000_000;
     // The point is the sampler: an agent endpoint with one busy hand-started agent stands in.
     const endpoint = {
@@ -198,23 +200,29 @@ describe('capacity samples', () => {
       // Connected once, and its connection is gone now.
       { name: 'e-4', engine: 'e', template: 'warm', state: 'idle' as const, launchedAt: clock, connectedAt: clock, image: null },
     ];
-    const fleet = createFleet({ agents: endpoint, now: () => clock, sampleIntervalMs: 3_600_000, keepMs: 60 * 60_000 });
+    const { dir, remove } = await tempDir('fleet');
+    const store = await openStore({ url: `sqlite:${path.join(dir, 'slipway.db')}`, logger: pino({ level: 'silent' }) });
+    const errors: unknown[] = [];
+    const fleet = createFleet({ agents: endpoint, samples: store.capacitySamples, onError: (error) => errors.push(error), now: () => clock, sampleIntervalMs: 3_600_000, keepMs: 60 * 60_000 });
     try {
-      assert.deepEqual(fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 0, cpusInUse: 0, memoryMiBInUse: 0 }, 'before the engines start only connected agents count');
+      assert.deepEqual(await fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 0, cpusInUse: 0, memoryMiBInUse: 0 }, 'before the engines start only connected agents count');
       fleet.attach({ engines: [engine], provisioner: { poke: () => undefined, sweep: async () => undefined, close: async () => undefined, agents: () => provisioned } });
       clock += 15_000;
-      assert.deepEqual(fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 3, cpusInUse: 0.4, memoryMiBInUse: 400 });
+      assert.deepEqual(await fleet.sample(), { at: clock, busy: 1, idle: 0, provisioning: 3, cpusInUse: 0.4, memoryMiBInUse: 400 });
       assert.deepEqual(
         fleet.agents().map((agent) => [agent.name, agent.agentId, agent.engine, agent.state]),
         [['hand', 7, null, 'busy'], ['e-1', null, 'e', 'provisioning'], ['e-2', null, 'e', 'provisioning'], ['e-3', null, 'e', 'provisioning'], ['e-4', null, 'e', 'unreachable']],
       );
       assert.deepEqual(fleet.engines()[0]?.templates[0]?.counts, { provisioning: 3, idle: 0, busy: 0 });
       clock += 60 * 60_000;
-      fleet.sample();
-      assert.deepEqual(fleet.samples().map((sample) => sample.at), [1_015_000, clock], 'the sample older than an hour is gone');
+      await fleet.sample();
+      assert.deepEqual((await store.capacitySamples.since(0)).map((sample) => sample.at), [1_015_000, clock], 'the sample older than an hour is gone');
+      assert.deepEqual(errors, []);
     } finally {
-      fleet.close();
-      fleet.close();
+      await fleet.close();
+      await fleet.close();
+      await store.close();
+      await remove();
     }
   });
 });

@@ -39,7 +39,7 @@ const stats = z.object({
       unreachable: z.number().int(),
     }),
   ),
-  capacity: z.array(capacitySample).describe('a sample every 15 s over the last hour, oldest first; kept in memory, so it restarts with the server'),
+  capacity: z.array(capacitySample).describe('a sample every 15 s over the last hour, oldest first (stored: a restart of the server leaves a gap, not an empty graph)'),
 });
 
 /** The value below which a share q of the sorted values lie (nearest rank). */
@@ -98,7 +98,7 @@ export const statsRoutes: AnyRoute[] = [
           startedLastHour: waits.length,
         },
         agents: fleet === null ? [] : fleetCounts(fleet),
-        capacity: fleet === null ? [] : fleet.samples().filter((sample) => sample.at > at - HOUR_MS),
+        capacity: await ctx.store.capacitySamples.since(at - HOUR_MS),
       };
     },
   }),
