@@ -12,7 +12,7 @@
 // where the time goes: trigger → created → started → connected → welcomed → job started
 // → first log byte.
 // The log is polled every 2 ms with one request (about 1 ms): the error is about 3 ms.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,15 +22,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { pino } from 'pino';
-import { loadConfig, startServer } from '../src/server/index.js';
 import { report, round, summarize, type Row } from './lib/report.js';
+import { oneLineRepo, startBenchServer, timeBuild } from './lib/server.js';
 
 const IMAGE = 'slipway/base:bookworm';
 /** At least 50 for the figures; fewer (SLIPWAY_BENCH_BUILDS) to try the benchmark out. */
 const BUILDS = Number(process.env.SLIPWAY_BENCH_BUILDS ?? 50);
 const POLL_MS = 2;
-const finished = new Set(['success', 'failed', 'canceled', 'error', 'skipped']);
 const AGENT_SCRIPT = fileURLToPath(new URL('../agent-bundle/slipway-agent.mjs', import.meta.url));
 const run = promisify(execFile);
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -56,10 +54,6 @@ async function unavailable(): Promise<string | null> {
     return `the agent bundle ${AGENT_SCRIPT} is missing: run npm run build`;
   }
   return null;
-}
-
-function git(cwd: string, ...args: string[]): void {
-  execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b.invalid', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b.invalid' }, stdio: 'ignore' });
 }
 
 /** Wall-clock ms with sub-ms precision, comparable with Docker's event times. */
@@ -147,30 +141,13 @@ type Result = { row: Row; raw: Row | null; phases: Row | null; runtimeVolume: st
 
 async function runScenario(scenario: Scenario): Promise<Result> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'slipway-bench-docker-'));
-  const home = path.join(dir, 'home');
-  const repo = path.join(dir, 'repo');
-  execFileSync('mkdir', ['-p', repo]);
-  git(repo, 'init', '-q', '-b', 'main');
-  execFileSync('sh', ['-c', `printf 'hello:\\n  script:\\n    - echo first line\\n' > .slipway.yml`], { cwd: repo });
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'bench');
+  const repo = await oneLineRepo(dir);
   const template = { name: 'default', image: IMAGE, cpus: 1, memoryMiB: 512, maxAgents: 2, ...scenario.template };
   const engine = { kind: 'docker', name: 'bench', keepExitedMinutes: 0, stopGraceMs: 2000, imageTemplate: false, templates: [template] };
   const fileText = `logLevel: silent\nengines:\n  - ${JSON.stringify(engine)}\n`;
-  const config = loadConfig({ env: {}, cwd: dir, fileText, flags: { home, listen: '127.0.0.1:0' } });
-  let token = '';
-  const server = await startServer(config, { baseEnv: process.env, logger: pino({ level: 'silent' }), print: (line) => (token = /:\s*(\S+)$/.exec(line)?.[1] ?? '') });
+  const { server, home, api } = await startBenchServer(dir, fileText);
   const serverId = (await readFile(path.join(home, 'server-id'), 'utf8')).trim();
   const events = await followEvents(serverId);
-  const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${server.url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
   const newContainers = scenario.template.maxJobsPerAgent === 1;
   const samples: number[] = [];
   const triggerMs: number[] = [];
@@ -183,28 +160,7 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     for (let i = 0; i < BUILDS + 1; i += 1) {
       const known = new Set(events.times.keys());
       const startedWall = wallNow();
-      const started = performance.now();
-      const build = await api<{ id: number }>('POST', '/api/v1/projects/bench/builds', {});
-      const triggered = performance.now() - started;
-      // The jobs are stored with the build: ask for them once, then poll only the log.
-      const jobs = await api<{ items: Array<{ id: number }> } | Array<{ id: number }>>('GET', `/api/v1/builds/${build.id}/jobs`);
-      const job = (Array.isArray(jobs) ? jobs : jobs.items)[0];
-      if (job === undefined) throw new Error(`build ${build.id} has no job`);
-      let firstByteMs = 0;
-      for (;;) {
-        const log = await api<{ size: number }>('GET', `/api/v1/jobs/${job.id}/log?offset=0&limit=1`);
-        if (log.size > 0) {
-          firstByteMs = performance.now() - started;
-          break;
-        }
-        await delay(POLL_MS);
-      }
-      let status = '';
-      for (;;) {
-        status = (await api<{ status: string }>('GET', `/api/v1/builds/${build.id}`)).status;
-        if (finished.has(status)) break;
-        await delay(10);
-      }
+      const { triggeredMs: triggered, firstByteMs, status } = await timeBuild(api, 'bench', POLL_MS);
       // (a): the used container must be gone, or the next build could find its agent still idle.
       if (newContainers) while ((await containersOf(serverId)).length > 0) await delay(10);
       if (i === 0) continue; // the warm-up build
