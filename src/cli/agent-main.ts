@@ -1,7 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { isSlipwayError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
+import { reportCliError } from './exit.js';
 
 /**
  * The `agent` command alone: the entry of the agent bundle (scripts/bundle-agent.mjs),
@@ -27,15 +27,4 @@ const program = new Command('slipway')
 registerAgent(program);
 
 // No top-level await: the bundle is CommonJS, which V8 can keep a code cache of (scripts/bundle-agent.mjs).
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode;
-  } else if (isSlipwayError(error)) {
-    process.stderr.write(`slipway: ${error.message}\n`);
-    process.exitCode = error.code === 'USAGE' ? 2 : 1;
-  } else {
-    // What an uncaught error would print.
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  }
-});
+program.parseAsync(process.argv).catch(reportCliError);

@@ -1,6 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { isSlipwayError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerLogs } from './commands/logs.js';
 import { registerBuilds } from './commands/builds.js';
@@ -10,6 +9,7 @@ import { registerServer } from './commands/server.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTrigger } from './commands/trigger.js';
 import { registerValidate } from './commands/validate.js';
+import { reportCliError } from './exit.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -29,15 +29,4 @@ registerLogs(program);
 registerTrigger(program);
 registerBuilds(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode;
-  } else if (isSlipwayError(error)) {
-    process.stderr.write(`slipway: ${error.message}\n`);
-    process.exitCode = error.code === 'USAGE' ? 2 : 1;
-  } else {
-    throw error;
-  }
-}
+await program.parseAsync(process.argv).catch(reportCliError);
