@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, chmod, copyFile, readFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
@@ -218,6 +218,40 @@ if (options !== null) {
           await first.cleanup();
           await second.cleanup();
           if (volume !== '') await docker('volume', 'rm', volume);
+          await scripts.remove();
+        }
+      });
+
+      it('says an image cannot fill the runtime when it cannot run the runtime\'s node, and leaves one staging copy however often it tries', async () => {
+        const scripts = await tempDir('docker-runtime-empty');
+        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
+        const script = path.join(scripts.dir, scriptName);
+        await copyFile(FAKE_AGENT, script);
+        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        // An image with no file at all: no loader for node.
+        const empty = `slipway-test/empty:${randomBytes(4).toString('hex')}`;
+        const emptyTar = path.join(scripts.dir, 'empty.tar');
+        await writeFile(emptyTar, Buffer.alloc(1024)); // a tar archive's end: two zero blocks
+        await docker('import', emptyTar, empty);
+        let volume = '';
+        try {
+          await withDocker({ config: { runtime: { agentScript: script }, imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 } } }, async (harness) => {
+            for (let attempt = 0; attempt < 2; attempt++) {
+              await assert.rejects(harness.engine.launch({ ...spec(harness), template: 'job-image', image: empty }), (error) => {
+                assert.ok(isSlipwayError(error, 'ENGINE_UNAVAILABLE'), String(error));
+                assert.match(error.message, /the container that fills the agent runtime volume slipway-runtime-[0-9a-f]{16} with image .* needs glibc/);
+                return true;
+              });
+            }
+            const launch = spec(harness);
+            const { taskId } = await harness.engine.launch(launch);
+            await started(harness, launch.agentName);
+            assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
+            volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+          });
+        } finally {
+          if (volume !== '') await docker('volume', 'rm', volume);
+          await docker('rmi', empty);
           await scripts.remove();
         }
       });

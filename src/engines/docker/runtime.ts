@@ -56,13 +56,15 @@ export function agentRuntime(docker: Docker, options: { engineName: string; node
   const scriptName = path.basename(options.agentScript);
   let identity: Promise<{ hash: string; volume: string }> | null = null;
   const prepared = new Map<string, Promise<void>>();
+  // One per engine instance, whose fills of a volume never overlap: a fill that fails (an
+  // image without glibc cannot run the node) leaves one staging copy, not one per try.
+  const staging = `${STAGING_PREFIX}${randomBytes(8).toString('hex')}`;
 
   async function fill(volume: string, hash: string, image: string): Promise<void> {
     if ((await unlessGone(docker.getVolume(volume).inspect())) === null) {
       // Another server creating it meanwhile is no error: Docker hands back the volume it has.
       await docker.createVolume({ Name: volume, Labels: { [LABEL.kind]: 'runtime', [LABEL.runtime]: hash } });
     }
-    const staging = `${STAGING_PREFIX}${randomBytes(8).toString('hex')}`;
     const helper = await docker.createContainer({
       name: `slipway-runtime-${hash}-${randomBytes(4).toString('hex')}`,
       Image: image,
@@ -86,15 +88,21 @@ export function agentRuntime(docker: Docker, options: { engineName: string; node
         ]),
         { path: RUNTIME_DIR },
       );
-      await helper.start();
+      const failed = (what: string, cause?: unknown) =>
+        new SlipwayError(
+          'ENGINE_UNAVAILABLE',
+          `engine '${options.engineName}': the container that fills the agent runtime volume ${volume} with image ${image} ${what}; the image needs glibc (and the node binary must suit the Docker host) to run the runtime's node (see docs/docker.md)`,
+          cause === undefined ? {} : { cause },
+        );
+      try {
+        await helper.start();
+      } catch (error) {
+        throw failed(`could not start (${messageOf(error)})`, error);
+      }
       const { StatusCode: status } = (await helper.wait()) as { StatusCode: number };
       if (status !== 0) {
         const output = demux((await helper.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
-        throw new SlipwayError(
-          'ENGINE_UNAVAILABLE',
-          `engine '${options.engineName}': the container that fills the agent runtime volume ${volume} (image ${image}) exited with code ${status}: ${output.trim().slice(-2000)}; ` +
-            'the image needs glibc for the runtime\'s node (see docs/docker.md)',
-        );
+        throw failed(`exited with code ${status}: ${output.trim().slice(-2000)}`);
       }
     } finally {
       await unlessGone(helper.remove({ force: true }));
