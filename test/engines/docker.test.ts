@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { appendFile, chmod, copyFile, readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
@@ -191,6 +191,71 @@ if (options !== null) {
         });
       });
 
+      it('gives whole runtime files to the agents of two servers that fill an empty runtime volume at once', async () => {
+        // An agent script of its own makes a runtime volume no other test fills.
+        const scripts = await tempDir('docker-runtime-race');
+        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
+        const script = path.join(scripts.dir, scriptName);
+        await copyFile(FAKE_AGENT, script);
+        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const scriptHash = createHash('sha256').update(await readFile(script)).digest('hex');
+        let volume = '';
+        const first = await makeDockerHarness({ config: { runtime: { agentScript: script } } });
+        const second = await makeDockerHarness({ config: { runtime: { agentScript: script } } });
+        try {
+          assert.notEqual(first.serverId, second.serverId);
+          const launches = [first, second, first, second].map((harness) => ({ harness, launch: spec(harness) }));
+          const tasks = await Promise.all(launches.map(({ harness, launch }) => harness.engine.launch(launch)));
+          for (const { harness, launch } of launches) await started(harness, launch.agentName);
+          for (const { taskId } of tasks) {
+            assert.equal(await dockerExec(taskId, '/opt/slipway/node -v'), process.version);
+            assert.equal(await dockerExec(taskId, `sha256sum /opt/slipway/${scriptName} | cut -d' ' -f1`), scriptHash);
+            assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
+          }
+          volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', tasks[0]?.taskId ?? '');
+          assert.match(volume, /^slipway-runtime-[0-9a-f]{16}$/);
+        } finally {
+          await first.cleanup();
+          await second.cleanup();
+          if (volume !== '') await docker('volume', 'rm', volume);
+          await scripts.remove();
+        }
+      });
+
+      it('says an image cannot fill the runtime when it cannot run the runtime\'s node, and leaves one staging copy however often it tries', async () => {
+        const scripts = await tempDir('docker-runtime-empty');
+        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
+        const script = path.join(scripts.dir, scriptName);
+        await copyFile(FAKE_AGENT, script);
+        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        // An image with no file at all: no loader for node.
+        const empty = `slipway-test/empty:${randomBytes(4).toString('hex')}`;
+        const emptyTar = path.join(scripts.dir, 'empty.tar');
+        await writeFile(emptyTar, Buffer.alloc(1024)); // a tar archive's end: two zero blocks
+        await docker('import', emptyTar, empty);
+        let volume = '';
+        try {
+          await withDocker({ config: { runtime: { agentScript: script }, imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 } } }, async (harness) => {
+            for (let attempt = 0; attempt < 2; attempt++) {
+              await assert.rejects(harness.engine.launch({ ...spec(harness), template: 'job-image', image: empty }), (error) => {
+                assert.ok(isSlipwayError(error, 'ENGINE_UNAVAILABLE'), String(error));
+                assert.match(error.message, /the container that fills the agent runtime volume slipway-runtime-[0-9a-f]{16} with image .* needs glibc/);
+                return true;
+              });
+            }
+            const launch = spec(harness);
+            const { taskId } = await harness.engine.launch(launch);
+            await started(harness, launch.agentName);
+            assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
+            volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+          });
+        } finally {
+          if (volume !== '') await docker('volume', 'rm', volume);
+          await docker('rmi', empty);
+          await scripts.remove();
+        }
+      });
+
       it('runs services in the agent\'s network namespace, reachable at 127.0.0.1 and their names, and removes them', () =>
         withDocker({}, async (harness) => {
           const { engine } = harness;
@@ -233,7 +298,8 @@ if (options !== null) {
         }));
 
       it('runs a job\'s own image with the image template, and names an image it cannot get', () =>
-        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 } } }, async (harness) => {
+        // With the registry's credentials, which then answers that it has no such image.
+        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 }, registries: [{ address: '127.0.0.1:5000', username: 'slipway', password: 'slipway-registry' }] } }, async (harness) => {
           const { engine } = harness;
           assert.deepEqual(engine.imageTemplate, { name: 'job-image', labels: [], cpus: 0.5, memoryMiB: 128, maxAgents: 4, minIdle: 0, idleMinutes: 5, maxJobsPerAgent: 0, attributes: {}, image: null });
           const launch = { ...spec(harness), template: 'job-image' };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import { templateProblems } from '../templates.js';
 import type { AgentTemplate } from '../types.js';
+import { registryProblems, registrySchema, resolveRegistries, type RegistryCredentials } from './registries.js';
 
 /**
  * The docker engine's configuration. The zod schema is the user-facing part (what a
@@ -67,6 +68,8 @@ const templateSchema = z.strictObject({
 
 const imageTemplateSchema = z.strictObject(containerFields);
 
+const registriesSchema = z.array(registrySchema).default([]);
+
 const tlsSchema = z.strictObject({
   caFile: z.string().min(1),
   certFile: z.string().min(1),
@@ -86,6 +89,8 @@ export const dockerEngineConfigSchema = z
     /** Attributes of the Docker host, added to hostname, os and arch. */
     attributes: z.record(z.string(), z.string()).default({}),
     templates: z.array(templateSchema).default([]),
+    /** Credentials for pulls from registries that require them, one entry per registry (see registries.ts). */
+    registries: registriesSchema,
     /** Settings for jobs that name an image no template serves; false: such jobs wait. */
     imageTemplate: z.union([z.literal(false), imageTemplateSchema]).default(() => imageTemplateSchema.parse({})),
     /** After `docker stop`'s SIGTERM, how long an agent has to end before SIGKILL, ms. */
@@ -133,6 +138,8 @@ export type ResolvedConfig = {
   attributes: Record<string, string>;
   templates: RunTemplate[];
   imageTemplate: RunTemplate | null;
+  /** Passwords included: never logged. */
+  registries: RegistryCredentials[];
   stopGraceMs: number;
   keepExitedMs: number;
   nodePath: string;
@@ -152,6 +159,7 @@ function configProblems(config: DockerEngineSettings): string[] {
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(config.name)) problems.push(`name: '${config.name}' must be letters, digits, '.', '_' or '-' (it is part of container names)`);
   if (config.tls !== undefined && config.host === undefined) problems.push('tls: set host too (tls applies to a TCP connection)');
+  problems.push(...registryProblems(config.registries));
   const all: Array<[string, ContainerSettings]> = config.templates.map((template, index) => [`templates[${index}] (${template.name})`, template]);
   if (config.imageTemplate !== false) {
     all.push(['imageTemplate', config.imageTemplate]);
@@ -201,6 +209,10 @@ export function resolveConfig(input: DockerEngineConfig): ResolvedConfig {
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
   if (serverId === '') problems.push('serverId: must not be empty');
   if (stateDir !== undefined && !path.isAbsolute(stateDir)) problems.push(`stateDir: must be an absolute path, got '${stateDir}'`);
+  // Read even when other options are wrong, so that one start lists every problem.
+  const entries = registriesSchema.safeParse(user.registries);
+  const registries = entries.success ? resolveRegistries(entries.data) : { credentials: [], problems: [] };
+  problems.push(...registries.problems);
   if (!parsed.success || problems.length > 0) {
     throw new SlipwayError('CONFIG_INVALID', `engine '${name}' is misconfigured:\n  - ${problems.join('\n  - ')}`, { details: problems });
   }
@@ -216,6 +228,7 @@ export function resolveConfig(input: DockerEngineConfig): ResolvedConfig {
     attributes: { ...settings.attributes },
     templates: settings.templates.map((template) => toTemplate(template, template.name, template.image)),
     imageTemplate: settings.imageTemplate === false ? null : toTemplate(settings.imageTemplate, IMAGE_TEMPLATE_NAME, null),
+    registries: registries.credentials,
     stopGraceMs: settings.stopGraceMs,
     keepExitedMs: settings.keepExitedMinutes * 60_000,
     nodePath: runtime?.nodePath ?? process.execPath,

@@ -35,7 +35,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const config = resolveConfig(input);
   const { onError } = config;
   const docker: Docker = dockerClient(config.connection);
-  const ensureImage = imagePuller(docker, config.name);
+  const ensureImage = imagePuller(docker, config.name, config.registries);
   const runtime = agentRuntime(docker, { engineName: config.name, nodePath: config.nodePath, agentScript: config.agentScript });
   const services: ServicesContext = { docker, engineName: config.name, serverId: config.serverId, ensureImage, onError };
   const templates = config.templates.map(publicTemplate);

@@ -1,19 +1,40 @@
 import type Docker from 'dockerode';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import { statusOf } from './client.js';
+import { authFor, isRefusal, registryOf, type RegistryCredentials } from './registries.js';
 
 /**
- * Makes sure an image is on the Docker host: present, or pulled. Concurrent calls for
- * one image share one pull.
+ * Makes sure an image is on the Docker host: present, or pulled with the credentials the
+ * engine has for the image's registry. Concurrent calls for one image share one pull.
  */
-export function imagePuller(docker: Docker, engineName: string) {
+export function imagePuller(docker: Docker, engineName: string, credentials: readonly RegistryCredentials[]) {
   const pulls = new Map<string, Promise<void>>();
 
   async function pull(image: string): Promise<void> {
-    const stream = await docker.pull(image);
+    const authconfig = authFor(credentials, registryOf(image));
+    const stream = await docker.pull(image, authconfig === null ? {} : { authconfig });
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(stream, (error: Error | null) => (error === null ? resolve() : reject(error)));
     });
+  }
+
+  function failure(image: string, origin: 'template' | 'job', error: unknown): SlipwayError {
+    const code = origin === 'job' ? 'USAGE' : 'ENGINE_UNAVAILABLE';
+    const cause = messageOf(error);
+    if (isRefusal(error)) {
+      const registry = registryOf(image);
+      const account = authFor(credentials, registry);
+      const fix =
+        account === null
+          ? `the engine's configuration has no credentials for ${registry}: add them under its registries (address '${registry}', username, password or passwordFile; see docs/docker.md)`
+          : `the credentials for ${registry} in the engine's configuration (registries, username '${account.username}') are wrong or have no access to this image`;
+      return new SlipwayError(code, `engine '${engineName}': registry ${registry} refused to let it pull image '${image}' (${cause}); ${fix}`, { cause: error });
+    }
+    const fix =
+      origin === 'job'
+        ? `check the job's image name, tag and registry (docker pull ${image} on the Docker host shows the same)`
+        : `build or pull it on the Docker host (docker pull ${image}), or change the template's image`;
+    return new SlipwayError(code, `engine '${engineName}': image '${image}' is not on the Docker host and pulling it failed (${cause}); ${fix}`, { cause: error });
   }
 
   return async function ensureImage(image: string, origin: 'template' | 'job'): Promise<void> {
@@ -31,13 +52,7 @@ export function imagePuller(docker: Docker, engineName: string) {
     try {
       await pulling;
     } catch (error) {
-      const fix =
-        origin === 'job'
-          ? `check the job's image name, tag and registry; the engine pulls without registry credentials, so an image from a private registry must be pulled on the Docker host first (docker pull ${image})`
-          : `build or pull it on the Docker host (docker pull ${image}; the engine pulls without registry credentials), or change the template's image`;
-      throw new SlipwayError(origin === 'job' ? 'USAGE' : 'ENGINE_UNAVAILABLE', `engine '${engineName}': image '${image}' is not on the Docker host and pulling it failed (${messageOf(error)}); ${fix}`, {
-        cause: error,
-      });
+      throw failure(image, origin, error);
     }
   };
 }
