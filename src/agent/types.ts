@@ -21,6 +21,12 @@ export type AgentOptions = {
   maxJobs: number;
   /** Abort for a graceful stop: no new job, running ones finish, then `bye`. */
   signal: AbortSignal;
+  /**
+   * Abort to stop now: no new job, running ones are canceled (their processes ended) and
+   * their `canceled` results delivered while the server is connected, then `bye`. How an
+   * engine's stop ends an agent: it must not outlive it with jobs of its own.
+   */
+  stopSignal?: AbortSignal;
   log: AgentLogger;
   /** The engine task this agent runs as (from the engine's environment), or null. */
   engine?: { name: string; taskId: string } | null;

@@ -181,6 +181,20 @@ describe('the local engine', () => {
       assert.equal(processAlive(record.pid), false);
     }));
 
+  it('kills the process groups an agent it had to SIGKILL recorded for its jobs', () =>
+    withLocal({ stopGraceMs: 100 }, async ({ engine, stateDir }) => {
+      const { taskId } = await engine.launch(launchSpec(stateDir, 'killed-with-job', { FAKE_AGENT_IGNORE_SIGTERM: '1', FAKE_AGENT_JOB_GROUP: '1' }));
+      const record = (await recordOf(stateDir, 'killed-with-job')) as AgentRecord & { jobPid: number | null };
+      assert.ok(record.jobPid !== null && processAlive(record.jobPid), 'the job group runs');
+      try {
+        await engine.stop(taskId);
+        assert.equal(processAlive(record.pid), false);
+        assert.equal(processAlive(record.jobPid), false, 'the job group is gone when stop() resolves');
+      } finally {
+        if (processAlive(record.jobPid)) process.kill(-record.jobPid, 'SIGKILL');
+      }
+    }));
+
   it('keeps the exit code in the marker, so a new instance lists it', () =>
     withLocal({}, async (harness) => {
       const events: number[] = [];
