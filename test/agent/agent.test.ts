@@ -43,6 +43,22 @@ describe('the agent', () => {
     assert.deepEqual(world.peer.errors, []);
   });
 
+  it('cancels its running job when told to stop now, delivers the canceled result, then says bye', async () => {
+    const stop = new AbortController();
+    const agent = world.startAgent({ stopSignal: stop.signal });
+    const { attemptId } = await world.peer.assign({
+      job: makeJob({ script: ['echo running; sleep 1000'] }),
+      repository: world.repo.dir,
+      commit: world.repo.commit,
+    });
+    await waitFor('the job to run', async () => /^running$/m.test(await world.peer.log(attemptId)));
+    stop.abort();
+    await agent.done;
+    assert.equal(world.peer.results.get(attemptId)?.status, 'canceled', agent.log.lines.join('\n'));
+    assert.deepEqual(world.peer.byes, ['the agent is stopping now']);
+    assert.deepEqual(world.peer.errors, []);
+  });
+
   it('stores every line of a 100,000-line log exactly once although the connection is cut twice mid-job', async () => {
     world.peer.cutAfterEvents = [10, 40];
     const agent = world.startAgent();
