@@ -63,7 +63,7 @@ export class Agent {
   private windowFull = false;
   /** Why the agent takes no new job, once it does not. */
   private draining: string | null = null;
-  /** Stopping now (options.stopSignal): jobs are canceled, and results nobody can take do not hold the agent. */
+  /** Stopping now (options.stopSignal): jobs are abandoned, and the agent stops once they have ended. */
   private stoppingNow = false;
   private stopped = false;
   private accepted = 0;
@@ -82,7 +82,7 @@ export class Agent {
     const onAbort = () => this.drain('the agent is stopping');
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
-    const onStop = () => this.stopNow('the agent is stopping now');
+    const onStop = () => this.stopNow();
     stopSignal?.addEventListener('abort', onStop, { once: true });
     if (stopSignal?.aborted === true) onStop();
     let failures = 0;
@@ -275,28 +275,29 @@ export class Agent {
     this.stopIfIdle();
   }
 
-  /** Takes no new job, cancels the running ones, and stops once they have ended (see stopIfIdle). */
-  private stopNow(reason: string): void {
+  /** Takes no new job, abandons the running ones, and stops once their processes are gone (see stopIfIdle). */
+  private stopNow(): void {
     if (this.stoppingNow) return;
     this.stoppingNow = true;
-    this.drain(reason);
-    for (const attempt of this.attempts.values()) attempt.cancel(reason);
+    this.drain('the agent is stopping now');
+    for (const attempt of this.attempts.values()) attempt.abandon('the agent was stopped by its engine: the job\'s processes were ended, and the server counts this attempt lost');
     this.stopIfIdle();
   }
 
   /**
    * Stops a draining agent once nothing holds it: every attempt delivered, or — stopping
-   * now — every job ended with no server connected to take the rest of their events.
+   * now — every job ended (what they printed is sent, not waited for).
    */
   private stopIfIdle(): void {
     if (this.draining === null || this.stopped) return;
     const attempts = [...this.attempts.values()];
-    const abandoning = this.stoppingNow && !this.welcomed && attempts.every((attempt) => attempt.settled);
-    if (attempts.length > 0 && !abandoning) return;
-    if (attempts.length > 0) this.options.log.warn('results left undelivered', { attempts: attempts.map((attempt) => attempt.id) });
+    const ended = this.stoppingNow && attempts.every((attempt) => attempt.settled);
+    if (attempts.length > 0 && !ended) return;
     this.stopped = true;
     const ws = this.ws;
     if (ws !== null && this.welcomed) {
+      // The socket sends these before its close frame.
+      this.flush();
       this.send({ type: 'bye', reason: this.draining });
       ws.close(1000, 'bye');
     } else {

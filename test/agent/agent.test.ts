@@ -43,7 +43,7 @@ describe('the agent', () => {
     assert.deepEqual(world.peer.errors, []);
   });
 
-  it('cancels its running job when told to stop now, delivers the canceled result, then says bye', async () => {
+  it('ends its running job when told to stop now and withholds its result, so the server counts the attempt lost', async () => {
     const stop = new AbortController();
     const agent = world.startAgent({ stopSignal: stop.signal });
     const { attemptId } = await world.peer.assign({
@@ -54,8 +54,10 @@ describe('the agent', () => {
     await waitFor('the job to run', async () => /^running$/m.test(await world.peer.log(attemptId)));
     stop.abort();
     await agent.done;
-    assert.equal(world.peer.results.get(attemptId)?.status, 'canceled', agent.log.lines.join('\n'));
-    assert.deepEqual(world.peer.byes, ['the agent is stopping now']);
+    assert.deepEqual(world.peer.byes, ['the agent is stopping now'], agent.log.lines.join('\n'));
+    await waitFor('the reason in the job log', async () => /stopped by its engine/.test(await world.peer.log(attemptId)));
+    assert.equal(world.peer.results.has(attemptId), false);
+    assert.deepEqual(world.peer.kinds.get(attemptId)?.includes('finished'), false);
     assert.deepEqual(world.peer.errors, []);
   });
 
