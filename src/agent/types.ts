@@ -22,9 +22,9 @@ export type AgentOptions = {
   /** Abort for a graceful stop: no new job, running ones finish, then `bye`. */
   signal: AbortSignal;
   /**
-   * Abort to stop now: no new job, running ones are canceled (their processes ended) and
-   * their `canceled` results delivered while the server is connected, then `bye`. How an
-   * engine's stop ends an agent: it must not outlive it with jobs of its own.
+   * Abort to stop now: no new job; running ones are ended (their processes killed as for
+   * a cancel) and their output sent, but not their results, so the server counts them
+   * lost; then `bye`. How an engine's stop ends an agent: nothing of its jobs may outlive it.
    */
   stopSignal?: AbortSignal;
   log: AgentLogger;

@@ -57,7 +57,12 @@ export function liveGroups(): GroupRecord[] {
 /** SIGKILL to every group this process leads, synchronously: for process.exit paths. */
 export function killLiveGroups(): void {
   for (const { pgid, startTime } of live.values()) {
-    if (groupIsOursSync(pgid, startTime)) signalGroup(pgid, 'SIGKILL');
+    try {
+      if (groupIsOursSync(pgid, startTime)) signalGroup(pgid, 'SIGKILL');
+    } catch (error) {
+      // The exit this serves must happen whatever one group does: the others still go.
+      process.emitWarning(`cannot end process group ${pgid}: ${messageOf(error)}`);
+    }
   }
 }
 

@@ -80,7 +80,7 @@ async function agent(flags: AgentFlags): Promise<void> {
     }
     // An engine's SIGTERM is its stop(): it expects the agent and its jobs gone, not finished (docs/engines.md).
     if (signal === 'SIGTERM' && engine !== null) {
-      process.stderr.write(`Received ${signal} from engine '${engine.name}': canceling running jobs and stopping (again to quit at once)\n`);
+      process.stderr.write(`Received ${signal} from engine '${engine.name}': ending running jobs and stopping (again to quit at once)\n`);
       stop.abort();
       return;
     }
