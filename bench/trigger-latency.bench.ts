@@ -45,7 +45,7 @@ async function run(scenario: Scenario): Promise<Row> {
     await server.close();
     // The server leaves its agents running (a restart adopts them); a benchmark does not.
     const serverId = (await readFile(path.join(home, 'server-id'), 'utf8')).trim();
-    const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE] });
+    const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE], baseEnv: process.env });
     for (const task of await engine.list()) await engine.stop(task.id);
     await engine.close();
     await rm(dir, { recursive: true, force: true });

@@ -35,7 +35,7 @@ async function stopAgents() {
     throw error;
   }
   const { createLocalEngine, DEFAULT_TEMPLATE } = await import('../dist/src/engines/index.js');
-  const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE], stopGraceMs: 5000 });
+  const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE], stopGraceMs: 5000, baseEnv: process.env });
   try {
     await Promise.all((await engine.list()).map((task) => engine.stop(task.id)));
   } finally {

@@ -63,6 +63,8 @@ export class Agent {
   private windowFull = false;
   /** Why the agent takes no new job, once it does not. */
   private draining: string | null = null;
+  /** Stopping now (options.stopSignal): jobs are abandoned, and the agent stops once they have ended. */
+  private stoppingNow = false;
   private stopped = false;
   private accepted = 0;
   private fatal: SlipwayError | null = null;
@@ -72,7 +74,7 @@ export class Agent {
   }
 
   async run(): Promise<void> {
-    const { workDir, signal, log } = this.options;
+    const { workDir, signal, stopSignal, log } = this.options;
     // Outboxes of an earlier process belong to jobs that died with it.
     await rm(path.join(workDir, 'outbox'), { recursive: true, force: true });
     await rm(path.join(workDir, 'tmp'), { recursive: true, force: true });
@@ -80,6 +82,9 @@ export class Agent {
     const onAbort = () => this.drain('the agent is stopping');
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
+    const onStop = () => this.stopNow();
+    stopSignal?.addEventListener('abort', onStop, { once: true });
+    if (stopSignal?.aborted === true) onStop();
     let failures = 0;
     try {
       while (!this.stopped) {
@@ -97,6 +102,7 @@ export class Agent {
       log.info('agent stopped', { reason: this.draining });
     } finally {
       signal.removeEventListener('abort', onAbort);
+      stopSignal?.removeEventListener('abort', onStop);
     }
   }
 
@@ -157,6 +163,8 @@ export class Agent {
         } else if (!this.stopped) {
           log.warn('disconnected', { code, reason, error: lastError });
         }
+        // Stopping now, the agent does not wait for a new connection to deliver results.
+        if (this.stoppingNow) this.stopIfIdle();
         resolve({ stable: welcomedAt !== null && Date.now() - welcomedAt >= STABLE_MS });
       });
     });
@@ -232,6 +240,7 @@ export class Agent {
     void attempt.finished.then(() => {
       log.info('job ended', { attemptId: attempt.id });
       this.release(attempt);
+      this.stopIfIdle();
     });
   }
 
@@ -266,11 +275,29 @@ export class Agent {
     this.stopIfIdle();
   }
 
+  /** Takes no new job, abandons the running ones, and stops once their processes are gone (see stopIfIdle). */
+  private stopNow(): void {
+    if (this.stoppingNow) return;
+    this.stoppingNow = true;
+    this.drain('the agent is stopping now');
+    for (const attempt of this.attempts.values()) attempt.abandon('the agent was stopped by its engine: the job\'s processes were ended, and the server counts this attempt lost');
+    this.stopIfIdle();
+  }
+
+  /**
+   * Stops a draining agent once nothing holds it: every attempt delivered, or — stopping
+   * now — every job ended (what they printed is sent, not waited for).
+   */
   private stopIfIdle(): void {
-    if (this.draining === null || this.attempts.size > 0 || this.stopped) return;
+    if (this.draining === null || this.stopped) return;
+    const attempts = [...this.attempts.values()];
+    const ended = this.stoppingNow && attempts.every((attempt) => attempt.settled);
+    if (attempts.length > 0 && !ended) return;
     this.stopped = true;
     const ws = this.ws;
     if (ws !== null && this.welcomed) {
+      // The socket sends these before its close frame.
+      this.flush();
       this.send({ type: 'bye', reason: this.draining });
       ws.close(1000, 'bye');
     } else {

@@ -39,6 +39,8 @@ export class Attempt {
   finished: Promise<void> = Promise.resolve();
   /** The server rejected the attempt (or it moved on): nothing more is sent. */
   dropped = false;
+  /** Why the attempt was abandoned (abandon()): its result is withheld. */
+  private abandoned: string | null = null;
   private readonly assignment: Assignment;
   private readonly context: AttemptContext;
   private readonly controller = new AbortController();
@@ -62,13 +64,21 @@ export class Attempt {
   private async run(): Promise<void> {
     try {
       this.emit({ kind: 'started', atMs: this.elapsedMs() });
-      this.emit({ kind: 'finished', atMs: this.elapsedMs(), result: await this.execute() });
+      this.end(await this.execute());
     } catch (error) {
       this.context.log.error('attempt failed outside the job', { attemptId: this.id, error: messageOf(error) });
-      this.emit({ kind: 'finished', atMs: this.elapsedMs(), result: systemFailure(`the agent failed: ${messageOf(error)}`) });
+      this.end(systemFailure(`the agent failed: ${messageOf(error)}`));
     } finally {
       this.settled = true;
     }
+  }
+
+  private end(result: JobResult): void {
+    if (this.abandoned === null) {
+      this.emit({ kind: 'finished', atMs: this.elapsedMs(), result });
+      return;
+    }
+    this.emit({ kind: 'data', stream: 'system', data: `ERROR: ${this.abandoned}\n`, atMs: this.elapsedMs() });
   }
 
   /** Answers an assignment the agent cannot take with a system failure, so the server can place it elsewhere. */
@@ -83,6 +93,19 @@ export class Attempt {
   cancel(reason: string): void {
     if (this.controller.signal.aborted) return;
     this.context.log.info('attempt canceled', { attemptId: this.id, reason });
+    this.controller.abort();
+  }
+
+  /**
+   * Stops the job and withholds its result: its output so far is still sent, `finished`
+   * never is, so the server counts the attempt lost — as when an agent's container is
+   * removed. For an agent that must stop now: the job did not fail, and was not canceled
+   * by anyone who asked for it.
+   */
+  abandon(reason: string): void {
+    if (this.abandoned !== null || this.settled) return;
+    this.context.log.warn('attempt abandoned', { attemptId: this.id, reason });
+    this.abandoned = reason;
     this.controller.abort();
   }
 
@@ -134,7 +157,7 @@ export class Attempt {
   }
 
   private async uploadArtifacts(result: JobResult): Promise<JobResult> {
-    if (result.artifacts === null || this.dropped) return result;
+    if (result.artifacts === null || this.dropped || this.abandoned !== null) return result;
     try {
       await upload(this.assignment.artifactsUploadUrl, this.token, result.artifacts.archive, this.controller.signal);
       return result;

@@ -21,6 +21,12 @@ export type AgentOptions = {
   maxJobs: number;
   /** Abort for a graceful stop: no new job, running ones finish, then `bye`. */
   signal: AbortSignal;
+  /**
+   * Abort to stop now: no new job; running ones are ended (their processes killed as for
+   * a cancel) and their output sent, but not their results, so the server counts them
+   * lost; then `bye`. How an engine's stop ends an agent: nothing of its jobs may outlive it.
+   */
+  stopSignal?: AbortSignal;
   log: AgentLogger;
   /** The engine task this agent runs as (from the engine's environment), or null. */
   engine?: { name: string; taskId: string } | null;

@@ -19,7 +19,12 @@ import type { ServiceSpec } from '../pipeline/index.js';
  *    SLIPWAY_ENGINE_NAME, SLIPWAY_ENGINE_TASK_ID and the spec's env.
  *  - stop(taskId) is idempotent: it succeeds for a task that already ended, was stopped
  *    before, or never fully started (a launch that half failed), and for an unknown id.
- *    It resolves when the task has ended (after a grace period, the task is killed).
+ *    It resolves when the task has ended (after a grace period, the task is killed) and
+ *    with it every process the agent's jobs started: a container's die with it; the local
+ *    engine kills the process groups the agent recorded. The agent takes the engine's
+ *    SIGTERM as "stop now" (it ends its jobs, withholding their results, and exits), so a
+ *    stop of a busy agent does not wait out the grace period, and its attempts are lost
+ *    (agent_lost) on every engine alike.
  *  - list() returns every task this engine started for this server (`serverId`) that has
  *    not been removed, including ones started before a server restart — found from the
  *    infrastructure itself (container labels, process markers), never from memory — so

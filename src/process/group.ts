@@ -1,7 +1,8 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
-import { groupAlive, signalGroup, waitGroupGone } from './liveness.js';
+import { groupAlive, pidStartTimeSync, signalGroup, waitGroupGone } from './liveness.js';
+import { groupEnded, groupStarted } from './registry.js';
 
 /**
  * Processes started as the leader of a new process group (`detached: true`, so
@@ -56,6 +57,8 @@ export class ProcessGroup {
     // Errors after a successful spawn only concern signalling, which we do ourselves.
     child.on('error', () => undefined);
     if (child.pid === undefined) throw new Error(`${command} started without a pid`);
+    // Before anything else runs here: an exit that cannot wait must know of it (registry.ts).
+    groupStarted({ pgid: child.pid, startTime: pidStartTimeSync(child.pid) });
     return new ProcessGroup(child, child.pid);
   }
 
@@ -110,9 +113,11 @@ export class ProcessGroup {
     }
   }
 
+  /** After reap() (or when the group is known to be empty): forgets the group. */
   dispose(): void {
     if (this.killTimer !== null) clearTimeout(this.killTimer);
     this.killTimer = null;
+    groupEnded(this.pid);
   }
 }
 

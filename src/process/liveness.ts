@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -26,6 +27,23 @@ async function readStat(pid: number | string): Promise<Stat | null> {
     if (code === 'ENOENT' || code === 'ESRCH') return null;
     throw error;
   }
+  return parseStat(text);
+}
+
+/** readStat for an exit path that cannot wait (see registry.ts). */
+function readStatSync(pid: number): Stat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return null;
+    throw error;
+  }
+  return parseStat(text);
+}
+
+function parseStat(text: string): Stat | null {
   // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so fields
   // are counted from the last ')'. Field 3 (state) is index 0 there, field 22 index 19.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -45,6 +63,11 @@ export async function pidStartTime(pid: number): Promise<string | null> {
   return (await readStat(pid))?.startTime ?? null;
 }
 
+/** pidStartTime, read at once: for a group just spawned, before anything else can run. */
+export function pidStartTimeSync(pid: number): string | null {
+  return readStatSync(pid)?.startTime ?? null;
+}
+
 /** Whether this exact process (pid and start time) is alive. */
 export async function processRunning(pid: number, startTime: string | null): Promise<boolean> {
   if (startTime === null) return false;
@@ -60,6 +83,13 @@ export async function processRunning(pid: number, startTime: string | null): Pro
 export async function groupIsOurs(pid: number, startTime: string | null): Promise<boolean> {
   const stat = await readStat(pid);
   if (stat === null) return true; // the leader is gone; members may remain
+  return startTime !== null && stat.startTime === startTime;
+}
+
+/** groupIsOurs, for an exit path that cannot wait. */
+export function groupIsOursSync(pid: number, startTime: string | null): boolean {
+  const stat = readStatSync(pid);
+  if (stat === null) return true;
   return startTime !== null && stat.startTime === startTime;
 }
 

@@ -113,7 +113,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     });
     let engines: EngineManager;
     try {
-      engines = await startEngineManager({ config, store, agents, builds, registry, logger: root.child({ component: 'engines' }), publicUrl });
+      engines = await startEngineManager({ config, store, agents, builds, registry, logger: root.child({ component: 'engines' }), publicUrl, baseEnv: options.baseEnv });
     } catch (error) {
       await agentFleet.close();
       retention.stop();

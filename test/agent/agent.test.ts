@@ -43,6 +43,24 @@ describe('the agent', () => {
     assert.deepEqual(world.peer.errors, []);
   });
 
+  it('ends its running job when told to stop now and withholds its result, so the server counts the attempt lost', async () => {
+    const stop = new AbortController();
+    const agent = world.startAgent({ stopSignal: stop.signal });
+    const { attemptId } = await world.peer.assign({
+      job: makeJob({ script: ['echo running; sleep 1000'] }),
+      repository: world.repo.dir,
+      commit: world.repo.commit,
+    });
+    await waitFor('the job to run', async () => /^running$/m.test(await world.peer.log(attemptId)));
+    stop.abort();
+    await agent.done;
+    assert.deepEqual(world.peer.byes, ['the agent is stopping now'], agent.log.lines.join('\n'));
+    await waitFor('the reason in the job log', async () => /stopped by its engine/.test(await world.peer.log(attemptId)));
+    assert.equal(world.peer.results.has(attemptId), false);
+    assert.deepEqual(world.peer.kinds.get(attemptId)?.includes('finished'), false);
+    assert.deepEqual(world.peer.errors, []);
+  });
+
   it('stores every line of a 100,000-line log exactly once although the connection is cut twice mid-job', async () => {
     world.peer.cutAfterEvents = [10, 40];
     const agent = world.startAgent();

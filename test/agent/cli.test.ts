@@ -3,16 +3,18 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { waitFor } from '../support/wait.js';
+import { readFile } from 'node:fs/promises';
+import { processAlive, waitFor } from '../support/wait.js';
 import { makeJob, makeWorld, type World } from './helpers.js';
 
 const slipwayBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/slipway.js');
 
 /** Starts the real `slipway agent`; the token travels in the environment, as engines pass it. */
-function startAgentProcess(world: World, args: string[]) {
+function startAgentProcess(world: World, args: string[], options: { byEngine: boolean } = { byEngine: true }) {
+  const engineEnv = options.byEngine ? { SLIPWAY_ENGINE_NAME: 'local', SLIPWAY_ENGINE_TASK_ID: 'task-1' } : {};
   const child = spawn(process.execPath, [slipwayBin, 'agent', '--server', world.peer.url, '--work-dir', path.join(world.dir, 'agent'), ...args], {
     cwd: world.dir,
-    env: { ...process.env, SLIPWAY_AGENT_TOKEN: world.peer.agentToken, SLIPWAY_ENGINE_NAME: 'local', SLIPWAY_ENGINE_TASK_ID: 'task-1' },
+    env: { ...process.env, SLIPWAY_AGENT_TOKEN: world.peer.agentToken, ...engineEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -60,6 +62,33 @@ describe('slipway agent', () => {
       assert.equal(world.peer.byes.length, 1);
       assert.doesNotMatch(agent.stderr(), new RegExp(world.peer.agentToken));
     } finally {
+      agent.child.kill('SIGKILL');
+    }
+  });
+
+  it('kills the processes of its running job when a second signal makes it quit at once', async () => {
+    const agent = startAgentProcess(world, [], { byEngine: false });
+    const pidFile = path.join(world.dir, 'pids');
+    let pids: number[] = [];
+    try {
+      await world.peer.assign({
+        job: makeJob({ script: [`sleep 1000 & echo $! >> ${pidFile}`, `sleep 1000 & echo $! >> ${pidFile}`, 'wait'] }),
+        repository: world.repo.dir,
+        commit: world.repo.commit,
+      });
+      pids = await waitFor('the job to start its two processes', async () => {
+        const text = await readFile(pidFile, 'utf8').catch(() => '');
+        const found = text.split('\n').filter((line) => line !== '').map(Number);
+        return found.length === 2 ? found : undefined;
+      }, 30_000);
+      agent.child.kill('SIGINT');
+      await waitFor('the agent to drain', () => agent.stderr().includes('finishing running jobs'));
+      assert.ok(pids.every(processAlive), 'a first signal lets the job run on');
+      agent.child.kill('SIGINT');
+      assert.deepEqual(await agent.exited, { code: 130, signal: null }, agent.stderr());
+      await waitFor('the job\'s processes to be gone', () => !pids.some(processAlive));
+    } finally {
+      for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
       agent.child.kill('SIGKILL');
     }
   });

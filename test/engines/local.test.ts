@@ -40,6 +40,7 @@ async function makeLocal(options: HarnessOptions & { config?: Partial<LocalEngin
     // Tests watch adopted tasks more often than a server needs to.
     livenessPollMs: 50,
     ...options.config,
+    baseEnv: options.config?.baseEnv ?? process.env,
   });
   const harness = {
     engine,
@@ -140,7 +141,7 @@ describe('the local engine', () => {
     }));
 
   it('refuses templates with duplicate names or numbers that are not positive, listing every problem', () => {
-    const base = { serverId: SERVER_ID, stateDir: '/tmp/unused', agentCommand: ['node'] };
+    const base = { serverId: SERVER_ID, stateDir: '/tmp/unused', agentCommand: ['node'], baseEnv: {} };
     const problems = templateProblems(() =>
       createLocalEngine({ ...base, templates: [TEMPLATE, { ...TEMPLATE, cpus: 0, memoryMiB: -1 }, { ...TEMPLATE, name: 'x', minIdle: 9 }] }),
     );
@@ -152,7 +153,7 @@ describe('the local engine', () => {
   });
 
   it('refuses a relative state folder and an empty template list', () => {
-    const problems = templateProblems(() => createLocalEngine({ serverId: SERVER_ID, stateDir: 'state', agentCommand: ['node'], templates: [] }));
+    const problems = templateProblems(() => createLocalEngine({ serverId: SERVER_ID, stateDir: 'state', agentCommand: ['node'], templates: [], baseEnv: {} }));
     assert.deepEqual(problems, ['templates: add at least one agent template', "stateDir: must be an absolute path, got 'state'"]);
   });
 
@@ -173,12 +174,36 @@ describe('the local engine', () => {
     assert.match(duplicate.error?.issues.map((issue) => issue.message).join('\n') ?? '', /'a' is used by another template[\s\S]*cpus: must be a number above 0/);
   });
 
+  it('starts agents with a few variables of the server\'s environment, never its secrets', () =>
+    withLocal({ baseEnv: { PATH: process.env.PATH, HOME: '/home/server-user', SLIPWAY_DATABASE_PASSWORD: 'server-secret' } }, async ({ engine, stateDir }) => {
+      const { taskId } = await engine.launch(launchSpec(stateDir, 'inherits'));
+      const record = await recordOf(stateDir, 'inherits');
+      await engine.stop(taskId);
+      assert.equal(record.env.HOME, '/home/server-user');
+      assert.equal(record.env.PATH, process.env.PATH);
+      assert.equal(record.env.SLIPWAY_DATABASE_PASSWORD, undefined);
+    }));
+
   it('kills an agent that ignores SIGTERM once the grace period is over', () =>
     withLocal({ stopGraceMs: 100 }, async ({ engine, stateDir }) => {
       const { taskId } = await engine.launch(launchSpec(stateDir, 'stubborn', { FAKE_AGENT_IGNORE_SIGTERM: '1' }));
       const record = await recordOf(stateDir, 'stubborn');
       await engine.stop(taskId);
       assert.equal(processAlive(record.pid), false);
+    }));
+
+  it('kills the process groups an agent it had to SIGKILL recorded for its jobs', () =>
+    withLocal({ stopGraceMs: 100 }, async ({ engine, stateDir }) => {
+      const { taskId } = await engine.launch(launchSpec(stateDir, 'killed-with-job', { FAKE_AGENT_IGNORE_SIGTERM: '1', FAKE_AGENT_JOB_GROUP: '1' }));
+      const record = (await recordOf(stateDir, 'killed-with-job')) as AgentRecord & { jobPid: number | null };
+      assert.ok(record.jobPid !== null && processAlive(record.jobPid), 'the job group runs');
+      try {
+        await engine.stop(taskId);
+        assert.equal(processAlive(record.pid), false);
+        assert.equal(processAlive(record.jobPid), false, 'the job group is gone when stop() resolves');
+      } finally {
+        if (processAlive(record.jobPid)) process.kill(-record.jobPid, 'SIGKILL');
+      }
     }));
 
   it('keeps the exit code in the marker, so a new instance lists it', () =>

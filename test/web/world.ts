@@ -125,7 +125,7 @@ async function stopAgents(home: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000 });
+  const engine = createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand: [process.execPath], templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000, baseEnv: process.env });
   try {
     await Promise.all((await engine.list()).map((task) => engine.stop(task.id)));
   } finally {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { AgentLogger, SourceMode } from '../../agent/index.js';
 import { SlipwayError } from '../../errors/index.js';
+import { GROUP_RECORD_FILE, killLiveGroups, recordGroupsIn } from '../../process/index.js';
 import { parsePositiveInt } from '../options.js';
 
 type AgentFlags = {
@@ -64,16 +66,32 @@ async function agent(flags: AgentFlags): Promise<void> {
   const cpus = flags.cpus === undefined ? os.availableParallelism() : Number(flags.cpus);
   if (!(cpus > 0)) throw new SlipwayError('USAGE', `--cpus ${flags.cpus}: give a positive number.`);
 
-  const controller = new AbortController();
+  const engine = engineName && engineTaskId ? { name: engineName, taskId: engineTaskId } : null;
+  const workDir = path.resolve(flags.workDir ?? path.join(process.env.SLIPWAY_HOME ?? '.slipway', 'agent'));
+  const drain = new AbortController();
+  const stop = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
-    if (signals > 1) process.exit(130);
+    if (signals > 1) {
+      // The jobs' processes lead groups of their own, which exiting would leave running.
+      killLiveGroups();
+      process.exit(130);
+    }
+    // An engine's SIGTERM is its stop(): it expects the agent and its jobs gone, not finished (docs/engines.md).
+    if (signal === 'SIGTERM' && engine !== null) {
+      process.stderr.write(`Received ${signal} from engine '${engine.name}': ending running jobs and stopping (again to quit at once)\n`);
+      stop.abort();
+      return;
+    }
     process.stderr.write(`Received ${signal}: finishing running jobs, taking no new one (again to quit at once)\n`);
-    controller.abort();
+    drain.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // What the local engine reads to end the jobs' processes after it had to SIGKILL this one.
+  await mkdir(workDir, { recursive: true });
+  recordGroupsIn(path.join(workDir, GROUP_RECORD_FILE));
   try {
     // Loaded here, not at the top: every other command would pay for the agent (ws, zod, the executor).
     const { runAgent } = await import('../../agent/index.js');
@@ -87,13 +105,14 @@ async function agent(flags: AgentFlags): Promise<void> {
         memoryMiB: flags.memoryMib === undefined ? Math.floor(os.totalmem() / 1024 / 1024) : parsePositiveInt('--memory-mib', flags.memoryMib),
         jobs: parsePositiveInt('--jobs', flags.jobs),
       },
-      workDir: path.resolve(flags.workDir ?? path.join(process.env.SLIPWAY_HOME ?? '.slipway', 'agent')),
+      workDir,
       maxJobs,
       source,
       baseEnv: process.env,
-      signal: controller.signal,
+      signal: drain.signal,
+      stopSignal: stop.signal,
       log: stderrLogger(),
-      engine: engineName && engineTaskId ? { name: engineName, taskId: engineTaskId } : null,
+      engine,
     });
   } finally {
     process.off('SIGINT', onSignal);

@@ -77,11 +77,11 @@ export type LocalEngineConfig = {
   /** Default 60. */
   keepLogMinutes?: number;
   /**
-   * The environment every agent starts from, before the launch's own. Default: PATH,
-   * HOME, USER, LANG, LC_ALL, TZ and TMPDIR of this process — never all of it, since
+   * The server's environment, from its entry point. Agents start from its PATH, HOME,
+   * USER, LANG, LC_ALL, TZ and TMPDIR, then the launch's own — never all of it, since
    * build scripts run in the agent and the server's environment holds its secrets.
    */
-  baseEnv?: Record<string, string>;
+  baseEnv: Readonly<Record<string, string | undefined>>;
   /** How often adopted tasks (started by an earlier instance) are checked for exit. Default 1000. */
   livenessPollMs?: number;
   /** Unix ms; injected by tests. Default Date.now. */
@@ -107,11 +107,9 @@ export function resolveConfig(config: LocalEngineConfig): ResolvedConfig {
     throw new SlipwayError('CONFIG_INVALID', `engine '${name}' is misconfigured:\n  - ${problems.join('\n  - ')}`, { details: problems });
   }
   const baseEnv: Record<string, string> = {};
-  if (config.baseEnv === undefined) {
-    for (const key of INHERITED_ENV) {
-      const value = process.env[key];
-      if (value !== undefined) baseEnv[key] = value;
-    }
+  for (const key of INHERITED_ENV) {
+    const value = config.baseEnv[key];
+    if (value !== undefined) baseEnv[key] = value;
   }
   return {
     name,
@@ -121,7 +119,7 @@ export function resolveConfig(config: LocalEngineConfig): ResolvedConfig {
     templates: config.templates.map((template) => ({ ...template, labels: [...template.labels], attributes: { ...template.attributes } })),
     stopGraceMs: config.stopGraceMs ?? 10_000,
     keepLogMinutes: config.keepLogMinutes ?? 60,
-    baseEnv: config.baseEnv === undefined ? baseEnv : { ...config.baseEnv },
+    baseEnv,
     livenessPollMs: config.livenessPollMs ?? 1000,
     clock: config.clock ?? Date.now,
     onError: config.onError ?? ((error: unknown) => process.emitWarning(`engine '${name}': ${messageOf(error)}`)),

@@ -6,7 +6,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent } from '../types.js';
 import { resolveConfig, type LocalEngineConfig } from './config.js';
 import { isTaskId, markerFiles, newTaskId, type Marker } from './markers.js';
-import { groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
+import { GROUP_RECORD_FILE, endRecordedGroups, groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
 import { agentArgs } from '../agent-command.js';
 import { spawnAgent } from './spawn.js';
 
@@ -27,6 +27,7 @@ type Exit = { exitCode: number | null; reason: string | null };
 
 /** A process this engine instance spawned: it sees the exit itself, with its code. */
 type Child = {
+  agentName: string;
   process: ChildProcess | null;
   pid: number;
   exit: Exit | null;
@@ -128,13 +129,13 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
       throw new SlipwayError('USAGE', `agent name '${spec.agentName}' must be up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
     }
     const taskId = newTaskId();
-    const workDir = path.join(config.stateDir, 'work', spec.agentName);
+    const workDir = workDirOf(spec.agentName);
     await mkdir(markers.tasksDir, { recursive: true });
     await mkdir(workDir, { recursive: true });
     await markers.pruneLogs(config.clock() - config.keepLogMinutes * 60_000);
 
     let resolveExited = (): void => undefined;
-    const child: Child = { process: null, pid: 0, exit: null, exited: new Promise((resolve) => (resolveExited = resolve)), stopping: false, launched: false };
+    const child: Child = { agentName: spec.agentName, process: null, pid: 0, exit: null, exited: new Promise((resolve) => (resolveExited = resolve)), stopping: false, launched: false };
     const spawned = await spawnAgent({
       engineName: config.name,
       command: config.agentCommand,
@@ -184,6 +185,10 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
     return { taskId };
   }
 
+  function workDirOf(agentName: string): string {
+    return path.join(config.stateDir, 'work', agentName);
+  }
+
   async function terminate(pid: number): Promise<void> {
     signalGroup(pid, 'SIGTERM');
     if (await waitGroupGone(pid, config.stopGraceMs)) return;
@@ -204,6 +209,13 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
     if (wasRunning || (await groupIsOurs(pid, startTime))) {
       if (child !== undefined) child.stopping = true;
       await terminate(pid);
+    }
+    // Jobs' processes lead groups of their own, out of the agent's: an agent that ended
+    // on SIGTERM has ended them, one killed by SIGKILL (or crashed) left them running.
+    // The agent keeps a record of them in its work folder (src/process/registry.ts).
+    const agentName = child?.agentName ?? ours?.agentName;
+    if (agentName !== undefined && !(await endRecordedGroups(path.join(workDirOf(agentName), GROUP_RECORD_FILE), KILL_CONFIRM_MS))) {
+      throw new SlipwayError('ENGINE_UNAVAILABLE', `engine '${config.name}': processes of a job of task ${taskId} are still alive after SIGKILL`);
     }
     if (child !== undefined) {
       // Its exit is recorded and announced from the 'exit' event: the process is dead, only

@@ -47,7 +47,13 @@ export async function serverIdOf(home: string): Promise<string> {
 }
 
 /** Creates the configured engines; their state lives in `<home>/engines/<name>`. */
-export function createEngines(input: { config: ServerConfig; serverId: string; onError: (error: unknown) => void }): ManagedEngine[] {
+export function createEngines(input: {
+  config: ServerConfig;
+  serverId: string;
+  /** The server's environment, from its entry point: local agents inherit a few variables of it. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
+  onError: (error: unknown) => void;
+}): ManagedEngine[] {
   return input.config.engines.map((settings) => {
     const stateDir = path.join(input.config.home, 'engines', settings.name);
     switch (settings.kind) {
@@ -60,6 +66,7 @@ export function createEngines(input: { config: ServerConfig; serverId: string; o
           templates: settings.templates,
           stopGraceMs: settings.stopGraceMs,
           keepLogMinutes: settings.keepLogMinutes,
+          baseEnv: input.baseEnv,
           onError: input.onError,
         });
         // The local engine's task layout (docs/engines.md): the agent's stdout and stderr.

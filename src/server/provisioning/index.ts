@@ -29,9 +29,11 @@ export async function startEngineManager(input: {
   registry: Registry;
   logger: Logger;
   publicUrl: string;
+  /** The server's environment, from its entry point. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
 }): Promise<EngineManager> {
   const serverId = await serverIdOf(input.config.home);
-  const engines = createEngines({ config: input.config, serverId, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
+  const engines = createEngines({ config: input.config, serverId, baseEnv: input.baseEnv, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
   try {
     const { reconcileIntervalMs, leakGraceMs, connectTimeoutMs } = input.config.provisioning;
     const provisioner = await startProvisioning({

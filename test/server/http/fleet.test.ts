@@ -55,7 +55,7 @@ async function stopEngineAgents(home: string): Promise<void> {
   for (const name of ['fast', 'stuck']) {
     const stateDir = path.join(home, 'engines', name);
     const pids = (await agentProcesses(stateDir)).map((task) => task.pid);
-    const engine = createLocalEngine({ name, serverId, stateDir, agentCommand: ['true'], templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000 });
+    const engine = createLocalEngine({ name, serverId, stateDir, agentCommand: ['true'], templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000, baseEnv: process.env });
     try {
       for (const task of await engine.list()) await engine.stop(task.id);
     } finally {

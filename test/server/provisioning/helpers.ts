@@ -115,7 +115,7 @@ export async function agentProcesses(stateDir: string): Promise<Array<{ taskId: 
 /** A second local engine instance on the server's state (same server id), as a restarted server has. */
 export async function sameEngine(home: string, agentCommand: string[] = [process.execPath, '-e', 'setInterval(() => {}, 1000)']): Promise<Engine> {
   const serverId = (await readFile(path.join(home, 'server-id'), 'utf8')).trim();
-  return createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand, templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000 });
+  return createLocalEngine({ serverId, stateDir: path.join(home, 'engines', 'local'), agentCommand, templates: [DEFAULT_TEMPLATE], stopGraceMs: 2000, baseEnv: process.env });
 }
 
 /** Stops every agent process left in the home and waits until they are gone. */
