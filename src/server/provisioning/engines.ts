@@ -46,45 +46,57 @@ export async function serverIdOf(home: string): Promise<string> {
   return id;
 }
 
-/** Creates the configured engines; their state lives in `<home>/engines/<name>`. */
-export function createEngines(input: {
+/**
+ * Creates the configured engines; their state lives in `<home>/engines/<name>`. When one
+ * cannot be created, the ones made before it are closed and its error is thrown.
+ */
+export async function createEngines(input: {
   config: ServerConfig;
   serverId: string;
   /** The server's environment, from its entry point: local agents inherit a few variables of it. */
   baseEnv: Readonly<Record<string, string | undefined>>;
   onError: (error: unknown) => void;
-}): ManagedEngine[] {
-  return input.config.engines.map((settings) => {
-    const stateDir = path.join(input.config.home, 'engines', settings.name);
-    switch (settings.kind) {
-      case 'local': {
-        const engine = createLocalEngine({
-          name: settings.name,
-          serverId: input.serverId,
-          stateDir,
-          agentCommand: settings.agentCommand ?? defaultAgentCommand(),
-          templates: settings.templates,
-          stopGraceMs: settings.stopGraceMs,
-          keepLogMinutes: settings.keepLogMinutes,
-          baseEnv: input.baseEnv,
-          onError: input.onError,
-        });
-        // The local engine's task layout (docs/engines.md): the agent's stdout and stderr.
-        return { engine, describeTask: (taskId) => `its output is in ${path.join(stateDir, 'tasks', `${taskId}.log`)}` };
-      }
-      case 'docker': {
-        const { kind: _kind, ...docker } = settings;
-        const engine = createDockerEngine({
-          ...docker,
-          serverId: input.serverId,
-          stateDir,
-          // Agent containers run this node with the agent bundled into one file (npm run build).
-          runtime: { nodePath: process.execPath, agentScript: agentBundle() },
-          onError: input.onError,
-        });
-        // A task id is the container's name; it stays keepExitedMinutes after an exit.
-        return { engine, describeTask: (taskId) => `see \`docker logs ${taskId}\`` };
-      }
+}): Promise<ManagedEngine[]> {
+  const created: ManagedEngine[] = [];
+  try {
+    for (const settings of input.config.engines) created.push(createEngine(input, settings));
+  } catch (error) {
+    for (const { engine } of created) await engine.close();
+    throw error;
+  }
+  return created;
+}
+
+function createEngine(input: Parameters<typeof createEngines>[0], settings: ServerConfig['engines'][number]): ManagedEngine {
+  const stateDir = path.join(input.config.home, 'engines', settings.name);
+  switch (settings.kind) {
+    case 'local': {
+      const engine = createLocalEngine({
+        name: settings.name,
+        serverId: input.serverId,
+        stateDir,
+        agentCommand: settings.agentCommand ?? defaultAgentCommand(),
+        templates: settings.templates,
+        stopGraceMs: settings.stopGraceMs,
+        keepLogMinutes: settings.keepLogMinutes,
+        baseEnv: input.baseEnv,
+        onError: input.onError,
+      });
+      // The local engine's task layout (docs/engines.md): the agent's stdout and stderr.
+      return { engine, describeTask: (taskId) => `its output is in ${path.join(stateDir, 'tasks', `${taskId}.log`)}` };
     }
-  });
+    case 'docker': {
+      const { kind: _kind, ...docker } = settings;
+      const engine = createDockerEngine({
+        ...docker,
+        serverId: input.serverId,
+        stateDir,
+        // Agent containers run this node with the agent bundled into one file (npm run build).
+        runtime: { nodePath: process.execPath, agentScript: agentBundle() },
+        onError: input.onError,
+      });
+      // A task id is the container's name; it stays keepExitedMinutes after an exit.
+      return { engine, describeTask: (taskId) => `see \`docker logs ${taskId}\`` };
+    }
+  }
 }

@@ -33,7 +33,7 @@ export async function startEngineManager(input: {
   baseEnv: Readonly<Record<string, string | undefined>>;
 }): Promise<EngineManager> {
   const serverId = await serverIdOf(input.config.home);
-  const engines = createEngines({ config: input.config, serverId, baseEnv: input.baseEnv, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
+  const engines = await createEngines({ config: input.config, serverId, baseEnv: input.baseEnv, onError: (error) => input.logger.error({ err: messageOf(error) }, 'engine failed') });
   try {
     const { reconcileIntervalMs, leakGraceMs, connectTimeoutMs } = input.config.provisioning;
     const provisioner = await startProvisioning({
