@@ -104,6 +104,11 @@ function client(url, token) {
   };
 }
 
+// A stored log marks its sections as GitLab's do (docs/storage.md): ESC[0Ksection_start:TIME:NAME\rESC[0K.
+// A terminal hides a marker by returning to the line's start, which would hide the job-name prefix too.
+const SECTION_MARKER = /\x1b\[0Ksection_(?:start|end):\d+:[^\r\n]*\r\x1b\[0K/g;
+const withoutSectionMarkers = (line) => line.replace(SECTION_MARKER, '');
+
 /** Prints every job's log as it grows, and each job's result once it ended; resolves with the build. */
 async function follow(api, buildId) {
   const jobs = new Map(); // id → { offset, partial, done }
@@ -119,12 +124,12 @@ async function follow(api, buildId) {
         const read = await api('GET', `/api/v1/jobs/${job.id}/log?offset=${seen.offset}`);
         const lines = (seen.partial + read.text).split('\n');
         seen.partial = lines.pop() ?? '';
-        for (const line of lines) say(`[${job.name}] ${line}`);
+        for (const line of lines) say(`[${job.name}] ${withoutSectionMarkers(line)}`);
         seen.offset = read.nextOffset;
         if (read.nextOffset >= read.size) break;
       }
       if (finished.has(job.status)) {
-        if (seen.partial !== '') say(`[${job.name}] ${seen.partial}`);
+        if (seen.partial !== '') say(`[${job.name}] ${withoutSectionMarkers(seen.partial)}`);
         seen.done = true;
         say(`${job.name.padEnd(24)} ${job.status}`);
       }
@@ -161,7 +166,7 @@ async function main() {
     const api = client(server.url, server.token);
     await api('POST', '/api/v1/projects', { name: 'node-lib', repositoryUrl: exampleDir });
     const build = await api('POST', '/api/v1/projects/node-lib/builds', {});
-    say(`Build #${build.id}: ${server.url}/api/v1/builds/${build.id}`);
+    say(`Build #${build.id}: ${server.url}/builds/${build.id} (the web UI, while this runs: sign in with the admin token; the API: ${server.url}/api/v1/builds/${build.id})`);
     const done = await follow(api, build.id);
     say(`Build #${done.id} ${done.status === 'success' ? 'succeeded' : `did not succeed: ${done.status}`}`);
     return done.status === 'success' ? 0 : 1;
