@@ -106,6 +106,7 @@ function client(url, token) {
 
 // A stored log marks its sections as GitLab's do (docs/storage.md): ESC[0Ksection_start:TIME:NAME\rESC[0K.
 // A terminal hides a marker by returning to the line's start, which would hide the job-name prefix too.
+// eslint-disable-next-line no-control-regex
 const SECTION_MARKER = /\x1b\[0Ksection_(?:start|end):\d+:[^\r\n]*\r\x1b\[0K/g;
 const withoutSectionMarkers = (line) => line.replace(SECTION_MARKER, '');
 
