@@ -12,6 +12,9 @@ import { join } from 'node:path';
 /** The default place of the cgroup file systems; inside a container, its own cgroup. */
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
+/** A shell's exit code when it, or the command it waited for, got SIGKILL. */
+const SIGKILL_EXIT_CODE = 128 + 9;
+
 /** v1 writes "no limit" as the largest page-aligned signed 64-bit number; anything near it is no limit. */
 const V1_UNLIMITED_BYTES = 2 ** 62;
 
@@ -47,6 +50,16 @@ export async function openMemoryCgroup(root: string = CGROUP_ROOT): Promise<Memo
 export function oomKillCount(text: string): number | null {
   const match = /^oom_kill\s+(\d+)\s*$/m.exec(text);
   return match === null ? null : Number(match[1]);
+}
+
+/**
+ * Whether a shell that exited 137 (SIGKILL, to the shell itself or to the command it ran)
+ * was killed for memory rather than by someone's kill -9: the cgroup's counter rose.
+ */
+export async function killedForMemory(cgroup: MemoryCgroup | null, oomKillsBefore: number | null, exitCode: number): Promise<boolean> {
+  if (exitCode !== SIGKILL_EXIT_CODE || cgroup === null || oomKillsBefore === null) return false;
+  const after = await cgroup.oomKills();
+  return after !== null && after > oomKillsBefore;
 }
 
 /** What the job's log and result say about an out-of-memory kill. */

@@ -14,7 +14,7 @@ import {
 } from './cache.js';
 import { formatDuration, plural } from './format.js';
 import { Masker, MIN_MASKED_LENGTH } from './masking.js';
-import { openMemoryCgroup, outOfMemoryMessage } from './oom.js';
+import { killedForMemory, openMemoryCgroup, outOfMemoryMessage, type MemoryCgroup } from './oom.js';
 import { JobOutput } from './output.js';
 import { chooseShell, runShell, type Shell } from './shell.js';
 import type { FailureReason, JobResult, RunJobRequest, SectionName } from './types.js';
@@ -22,7 +22,6 @@ import { expandVariables, inheritedEnvironment, isPassable } from './variables.j
 import { checkoutSource, createWorkspace, removeWorkspace, type Workspace } from './workspace.js';
 
 const DEFAULT_KILL_GRACE_MS = 5000;
-const SIGKILL_EXIT_CODE = 128 + 9;
 const DEFAULT_AFTER_SCRIPT_TIMEOUT_MS = 300_000;
 /** A canceled job's after_script gets at most this long: whoever canceled wants it over. */
 const CANCELED_AFTER_SCRIPT_TIMEOUT_MS = 10_000;
@@ -183,18 +182,13 @@ class JobRun {
           const list = reachedMain ? 'script' : 'before_script';
           const by = outcome.signal === null ? '' : ` (killed by ${outcome.signal})`;
           let message = `${list} failed with exit code ${outcome.exitCode}${by}`;
-          // 137: SIGKILL, to the shell itself or to the command it ran. The kernel's
-          // counter says whether it was the memory limit rather than someone's kill -9.
-          if (outcome.exitCode === SIGKILL_EXIT_CODE && cgroup !== null && oomKillsBefore !== null) {
-            const after = await cgroup.oomKills();
-            if (after !== null && after > oomKillsBefore) message = outOfMemoryMessage(cgroup.limitBytes);
-          }
+          if (cgroup !== null && (await killedForMemory(cgroup, oomKillsBefore, outcome.exitCode))) message = outOfMemoryMessage(cgroup.limitBytes);
           this.failure = { kind: 'script_failure', exitCode: outcome.exitCode, message };
         }
       }
     });
     if (shellCompleted === null) return; // the shell could not even start: nothing ran
-    if (job.afterScript.length > 0) await this.afterScript(prepared);
+    if (job.afterScript.length > 0) await this.afterScript(prepared, await openMemoryCgroup(this.request.cgroupRoot));
     if (this.stopIfCanceled() || (this.failure !== null && !this.isUserOutcome())) return;
     // The outcome cache and artifacts `when:` refer to: the scripts' own.
     const outcome = this.failure === null ? 'success' : 'failed';
@@ -223,12 +217,13 @@ class JobRun {
     return { store: this.request.cacheStore, projectDir, tmpDir: workspace.tmpDir, output: this.output };
   }
 
-  private async afterScript(prepared: Prepared): Promise<void> {
+  private async afterScript(prepared: Prepared, cgroup: MemoryCgroup | null): Promise<void> {
     const canceled = this.failure?.kind === 'canceled';
     const status = this.failure === null ? 'success' : canceled ? 'canceled' : 'failed';
     const configured = this.request.afterScriptTimeoutMs ?? DEFAULT_AFTER_SCRIPT_TIMEOUT_MS;
     const timeoutMs = canceled ? Math.min(configured, CANCELED_AFTER_SCRIPT_TIMEOUT_MS) : configured;
     try {
+      const oomKillsBefore = cgroup === null ? null : await cgroup.oomKills();
       const { outcome } = await runShell({
         shell: prepared.shell,
         beforeScript: [],
@@ -244,7 +239,9 @@ class JobRun {
         output: this.output,
         masker: this.masker,
       });
-      if (outcome.kind === 'exited' && outcome.exitCode !== 0) {
+      if (outcome.kind === 'exited' && cgroup !== null && (await killedForMemory(cgroup, oomKillsBefore, outcome.exitCode))) {
+        this.output.warning(`after_script failed: ${outOfMemoryMessage(cgroup.limitBytes)}; the job status is not changed`);
+      } else if (outcome.kind === 'exited' && outcome.exitCode !== 0) {
         this.output.warning(`after_script failed with exit code ${outcome.exitCode}; the job status is not changed`);
       } else if (outcome.kind === 'timeout') {
         this.output.warning(`after_script exceeded its timeout of ${formatDuration(timeoutMs)} and was stopped`);

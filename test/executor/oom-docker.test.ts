@@ -66,20 +66,18 @@ if (missing !== null && process.env.CI) {
       temp = await tempDir('oom-docker');
     });
     after(async () => {
-      await promisify(execFile)('docker', ['rm', '-f', name]).catch(() => undefined);
+      await promisify(execFile)('docker', ['rm', '-f', `${name}-script`, `${name}-after`]).catch(() => undefined);
       await temp.remove();
     });
 
-    it('fails with the out-of-memory message, exit code 137, in a 64 MiB container', async () => {
-      const repo = path.join(temp.dir, 'repo');
+    /** Runs the job with the execution core in a 64 MiB container; its result and stderr. */
+    async function runIn64MiB(job: ReturnType<typeof makeJob>, suffix: string): Promise<{ result: JobResult; stderr: string }> {
+      const repo = path.join(temp.dir, `repo-${suffix}`);
       const commit = await makeRepo(repo, { 'README.md': 'memory hungry\n' });
       execFileSync('git', ['archive', '--format=tar', '-o', path.join(temp.dir, 'source.tar'), commit], { cwd: repo });
       await writeFile(path.join(temp.dir, 'runner.mjs'), RUNNER);
-      // The step offers itself to the OOM killer first (raising oom_score_adj needs no
-      // privilege), so the kernel picks it over node, then holds 200 MB in tail.
-      const job = makeJob({ script: ['echo 1000 > /proc/$$/oom_score_adj', 'head -c 200000000 /dev/zero | tail > /dev/null'] });
       const args = [
-        'run', '--rm', '--name', name, '--network', 'none', '-m', '64m', '--memory-swap', '64m',
+        'run', '--rm', '--name', `${name}-${suffix}`, '--network', 'none', '-m', '64m', '--memory-swap', '64m',
         '-v', '/usr/bin/node:/usr/bin/node:ro',
         '-v', `${path.join(root, 'dist')}:/opt/slipway/dist:ro`,
         '-v', `${path.join(root, 'package.json')}:/opt/slipway/package.json:ro`,
@@ -89,7 +87,15 @@ if (missing !== null && process.env.CI) {
         IMAGE, '/usr/bin/node', '/work/runner.mjs',
       ];
       const { stdout, stderr } = await promisify(execFile)('docker', args, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-      const result = JSON.parse(stdout) as JobResult;
+      return { result: JSON.parse(stdout) as JobResult, stderr };
+    }
+
+    // The step offers itself to the OOM killer first (raising oom_score_adj needs no
+    // privilege), so the kernel picks it over node, then holds 200 MB in tail.
+    const HOG = ['echo 1000 > /proc/$$/oom_score_adj', 'head -c 200000000 /dev/zero | tail > /dev/null'];
+
+    it('fails with the out-of-memory message, exit code 137, in a 64 MiB container', async () => {
+      const { result, stderr } = await runIn64MiB(makeJob({ script: HOG }), 'script');
       assert.equal(result.status, 'failed', stderr);
       assert.deepEqual(result.failure, {
         kind: 'script_failure',
@@ -97,6 +103,12 @@ if (missing !== null && process.env.CI) {
         message: "out of memory: the kernel killed the step (memory limit 64 MiB); raise resources.memory or the template's memoryMiB",
       });
       assert.match(stderr, /ERROR: Job failed: out of memory: the kernel killed the step/);
+    });
+
+    it('warns that after_script ran out of memory, and leaves the job succeeded', async () => {
+      const { result, stderr } = await runIn64MiB(makeJob({ script: ['echo fine'], afterScript: HOG }), 'after');
+      assert.equal(result.status, 'success', stderr);
+      assert.match(stderr, /WARNING: after_script failed: out of memory: the kernel killed the step \(memory limit 64 MiB\).*the job status is not changed/);
     });
   });
 }
