@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { createDockerEngine } from '../../src/engines/index.js';
 import { registryOf } from '../../src/engines/docker/registries.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
 import { fileExists, waitFor } from '../support/wait.js';
-import { BASE_IMAGE, docker, dockerSuiteOptions, makeDockerHarness, type DockerHarness, type DockerHarnessOptions } from './docker-support.js';
+import { BASE_IMAGE, configProblems, docker, dockerSuiteOptions, spec, withDocker } from './docker-support.js';
 
 /** The registry of the test set-up (scripts/test-env.sh): basic auth, this user and password. */
 const REGISTRY = '127.0.0.1:5000';
@@ -53,36 +52,6 @@ async function deleteManifest(repository: string, tag: string, auth: string): Pr
   if (!found.ok || digest === null) return; // never pushed: the test failed before
   const deleted = await fetch(`http://${REGISTRY}/v2/${name}/manifests/${digest}`, { method: 'DELETE', headers });
   assert.ok(deleted.status === 202 || deleted.status === 404, `deleting ${repository}:${tag} from the registry answered ${deleted.status}`);
-}
-
-async function withDocker(harnessOptions: DockerHarnessOptions, test: (harness: DockerHarness) => Promise<void>): Promise<void> {
-  const harness = await makeDockerHarness(harnessOptions);
-  try {
-    await test(harness);
-  } finally {
-    await harness.cleanup();
-  }
-}
-
-function spec(harness: DockerHarness) {
-  const agentName = `agent-${randomBytes(4).toString('hex')}`;
-  return {
-    agentName,
-    template: harness.agentTemplate,
-    serverUrl: 'http://127.0.0.1:9/',
-    token: `slipway_agent_${randomBytes(12).toString('hex')}`,
-    env: { FAKE_AGENT_RECORD: path.join(harness.sharedDir, `${agentName}.json`) },
-  };
-}
-
-function configProblems(config: Parameters<typeof createDockerEngine>[0]): string[] {
-  try {
-    createDockerEngine(config);
-  } catch (error) {
-    assert.ok(isSlipwayError(error, 'CONFIG_INVALID'), String(error));
-    return error.details as string[];
-  }
-  assert.fail('the configuration was accepted');
 }
 
 describe('registry credentials of the docker engine', () => {

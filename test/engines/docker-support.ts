@@ -5,8 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { createDockerEngine, type DockerEngineConfig, type Engine } from '../../src/engines/index.js';
-import { messageOf } from '../../src/errors/index.js';
+import path from 'node:path';
+import { isSlipwayError, messageOf } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
+import { fileExists, waitFor } from '../support/wait.js';
 import type { AgentRecord, EngineHarness, HarnessOptions } from './conformance.js';
 
 /** Docker plumbing for the docker engine tests: a real dockerd, reached with the docker CLI as a user would. */
@@ -131,4 +133,42 @@ export async function makeDockerHarness(options: DockerHarnessOptions = {}): Pro
   };
   shared.set(harness, state);
   return harness;
+}
+
+/** A harness for one test, cleaned up after it whatever happens. */
+export async function withDocker(harnessOptions: DockerHarnessOptions, test: (harness: DockerHarness) => Promise<void>): Promise<void> {
+  const harness = await makeDockerHarness(harnessOptions);
+  try {
+    await test(harness);
+  } finally {
+    await harness.cleanup();
+  }
+}
+
+/** A launch spec for a fake agent that records itself in the harness's shared folder. */
+export function spec(harness: DockerHarness, env: Record<string, string> = {}) {
+  const agentName = `agent-${randomBytes(4).toString('hex')}`;
+  return {
+    agentName,
+    template: harness.agentTemplate,
+    serverUrl: 'http://127.0.0.1:9/',
+    token: `slipway_agent_${randomBytes(12).toString('hex')}`,
+    env: { FAKE_AGENT_RECORD: path.join(harness.sharedDir, `${agentName}.json`), ...env },
+  };
+}
+
+/** Waits until the fake agent in the container has started (it writes its record). */
+export async function started(harness: DockerHarness, agentName: string): Promise<void> {
+  await waitFor(`${agentName} to start`, () => fileExists(path.join(harness.sharedDir, `${agentName}.json`)), 60_000);
+}
+
+/** The problems the engine lists for a configuration it refuses (the test fails if it accepts it). */
+export function configProblems(config: Parameters<typeof createDockerEngine>[0]): string[] {
+  try {
+    createDockerEngine(config);
+  } catch (error) {
+    assert.ok(isSlipwayError(error, 'CONFIG_INVALID'), String(error));
+    return error.details as string[];
+  }
+  assert.fail('the configuration was accepted');
 }

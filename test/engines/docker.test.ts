@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
-import { fileExists, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 import { engineConformance } from './conformance.js';
 import {
   BASE_IMAGE,
@@ -18,50 +18,17 @@ import {
   dockerExec,
   dockerLogs,
   dockerSuiteOptions,
+  configProblems,
   makeDockerHarness,
-  type DockerHarness,
-  type DockerHarnessOptions,
+  spec,
+  started,
+  withDocker,
 } from './docker-support.js';
 
 const options = await dockerSuiteOptions('docker engine');
 
 /** The relaxed options a Docker-in-Docker container needs where --privileged fails (see docs/docker.md). */
 const DIND_SECURITY = { capAdd: ['ALL'], capDrop: ['SYS_RESOURCE'], securityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'] };
-
-async function withDocker(harnessOptions: DockerHarnessOptions, test: (harness: DockerHarness) => Promise<void>): Promise<void> {
-  const harness = await makeDockerHarness(harnessOptions);
-  try {
-    await test(harness);
-  } finally {
-    await harness.cleanup();
-  }
-}
-
-function spec(harness: DockerHarness, env: Record<string, string> = {}) {
-  const agentName = `agent-${randomBytes(4).toString('hex')}`;
-  return {
-    agentName,
-    template: harness.agentTemplate,
-    serverUrl: 'http://127.0.0.1:9/',
-    token: `slipway_agent_${randomBytes(12).toString('hex')}`,
-    env: { FAKE_AGENT_RECORD: path.join(harness.sharedDir, `${agentName}.json`), ...env },
-  };
-}
-
-/** Waits until the fake agent in the container has started (it writes its record). */
-async function started(harness: DockerHarness, agentName: string): Promise<void> {
-  await waitFor(`${agentName} to start`, () => fileExists(path.join(harness.sharedDir, `${agentName}.json`)), 60_000);
-}
-
-function configProblems(config: Parameters<typeof createDockerEngine>[0]): string[] {
-  try {
-    createDockerEngine(config);
-  } catch (error) {
-    assert.ok(isSlipwayError(error, 'CONFIG_INVALID'), String(error));
-    return error.details as string[];
-  }
-  assert.fail('the configuration was accepted');
-}
 
 if (options !== null) {
   const skip = options.skip;
