@@ -132,7 +132,7 @@ export class Attempt {
       for (const [index, artifact] of assignment.artifacts.entries()) {
         const archive = path.join(tmp, `in-${index}.tar.gz`);
         try {
-          if (!(await download(artifact.url, this.token, archive, this.controller.signal))) throw new Error(`GET ${artifact.url}: HTTP 404`);
+          await download(artifact.url, this.token, archive, this.controller.signal, { missingOk: false });
         } catch (error) {
           return this.failBeforeRun(`could not download the artifacts of "${artifact.job}": ${messageOf(error)}`);
         }
