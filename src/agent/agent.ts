@@ -6,7 +6,6 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   SUBPROTOCOL,
-  encodeFrameHeader,
   parseServerMessage,
   type AgentMessage,
   type Assignment,
@@ -400,7 +399,7 @@ export class Agent {
           if (attempt.outbox.pending) this.windowFull = true;
           continue;
         }
-        const batch = attempt.outbox.nextBatch(batchBytes, frameHeaderOf(attempt));
+        const batch = attempt.outbox.nextBatch(batchBytes, attempt.frameHeader);
         if (batch === null) continue;
         unacked += batch.bytes;
         ws.send(batch.frame, { binary: true }, (error) => {
@@ -448,18 +447,6 @@ export class Agent {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.heartbeat = null;
   }
-}
-
-const frameHeaders = new WeakMap<Attempt, Buffer>();
-
-/** The events frame header of an attempt (its id and token), made once. */
-function frameHeaderOf(attempt: Attempt): Buffer {
-  let header = frameHeaders.get(attempt);
-  if (header === undefined) {
-    header = encodeFrameHeader(attempt.id, attempt.token);
-    frameHeaders.set(attempt, header);
-  }
-  return header;
 }
 
 function unauthorized(reason: string): SlipwayError {

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { messageOf } from '../errors/index.js';
 import { runJob, type JobResult, type OutputChunk } from '../executor/index.js';
-import type { Assignment, AttemptEvent } from '../protocol/index.js';
+import { encodeFrameHeader, type Assignment, type AttemptEvent } from '../protocol/index.js';
 import { download, httpCacheStore, upload } from './http.js';
 import { Outbox } from './outbox.js';
 import { chooseSource, type SourceMode } from './source.js';
@@ -46,6 +46,7 @@ export class Attempt {
   private readonly controller = new AbortController();
   private readonly startedAt = performance.now();
   private seq = 0;
+  private header: Buffer | null = null;
 
   constructor(assignment: Assignment, context: AttemptContext, holdsSlot: boolean) {
     this.id = assignment.attemptId;
@@ -54,6 +55,11 @@ export class Attempt {
     this.context = context;
     this.holdsSlot = holdsSlot;
     this.outbox = new Outbox(path.join(context.workDir, 'outbox', `${assignment.attemptId}.events`));
+  }
+
+  /** The header of this attempt's events frames (its id and token), made once. */
+  get frameHeader(): Buffer {
+    return (this.header ??= encodeFrameHeader(this.id, this.token));
   }
 
   /** Runs the job in the background; see finished. */
@@ -126,7 +132,7 @@ export class Attempt {
       for (const [index, artifact] of assignment.artifacts.entries()) {
         const archive = path.join(tmp, `in-${index}.tar.gz`);
         try {
-          if (!(await download(artifact.url, this.token, archive, this.controller.signal))) throw new Error(`GET ${artifact.url}: HTTP 404`);
+          await download(artifact.url, this.token, archive, this.controller.signal, { missingOk: false });
         } catch (error) {
           return this.failBeforeRun(`could not download the artifacts of "${artifact.job}": ${messageOf(error)}`);
         }

@@ -11,7 +11,7 @@ import type { AgentOptions } from './types.js';
 
 export type { AgentLogger, AgentOptions } from './types.js';
 export { silentLogger } from './types.js';
-export { SOURCE_MODES, type SourceMode } from './source.js';
+export type { SourceMode } from './source.js';
 
 /**
  * Runs an agent until it stops: resolves after a graceful stop (options.signal aborted,

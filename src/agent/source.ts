@@ -11,8 +11,7 @@ import { download } from './http.js';
  * reachable from here); `archive` downloads a tar of the commit's tree from the server
  * (no .git in it); `auto` takes git when it can and the archive otherwise.
  */
-export const SOURCE_MODES = ['auto', 'git', 'archive'] as const;
-export type SourceMode = (typeof SOURCE_MODES)[number];
+export type SourceMode = 'auto' | 'git' | 'archive';
 
 /** What the executor gets: an archive to fetch, null for git, or why neither works. */
 export type SourceChoice = { ok: true; archive: SourceArchive | null } | { ok: false; problem: string };

@@ -53,18 +53,15 @@ export function oomKillCount(text: string): number | null {
 }
 
 /**
- * Whether a shell that exited 137 (SIGKILL, to the shell itself or to the command it ran)
- * was killed for memory rather than by someone's kill -9: the cgroup's counter rose.
+ * What the job's log and result say when a shell that exited 137 (SIGKILL, to the shell
+ * itself or to the command it ran) was killed for memory rather than by someone's kill -9:
+ * the cgroup's counter rose. Otherwise null.
  */
-export async function killedForMemory(cgroup: MemoryCgroup | null, oomKillsBefore: number | null, exitCode: number): Promise<boolean> {
-  if (exitCode !== SIGKILL_EXIT_CODE || cgroup === null || oomKillsBefore === null) return false;
+export async function outOfMemory(cgroup: MemoryCgroup | null, oomKillsBefore: number | null, exitCode: number): Promise<string | null> {
+  if (exitCode !== SIGKILL_EXIT_CODE || cgroup === null || oomKillsBefore === null) return null;
   const after = await cgroup.oomKills();
-  return after !== null && after > oomKillsBefore;
-}
-
-/** What the job's log and result say about an out-of-memory kill. */
-export function outOfMemoryMessage(limitBytes: number): string {
-  const mib = Math.round(limitBytes / (1024 * 1024));
+  if (after === null || after <= oomKillsBefore) return null;
+  const mib = Math.round(cgroup.limitBytes / (1024 * 1024));
   return `out of memory: the kernel killed the step (memory limit ${mib} MiB); raise resources.memory or the template's memoryMiB`;
 }
 

@@ -14,7 +14,7 @@ import {
 } from './cache.js';
 import { formatDuration, plural } from './format.js';
 import { Masker, MIN_MASKED_LENGTH } from './masking.js';
-import { killedForMemory, openMemoryCgroup, outOfMemoryMessage, type MemoryCgroup } from './oom.js';
+import { openMemoryCgroup, outOfMemory, type MemoryCgroup } from './oom.js';
 import { JobOutput } from './output.js';
 import { chooseShell, runShell, type Shell } from './shell.js';
 import type { FailureReason, JobResult, RunJobRequest, SectionName } from './types.js';
@@ -53,7 +53,14 @@ function checkRequest(request: RunJobRequest): void {
   }
 }
 
-type Prepared = { workspace: Workspace; projectDir: string; env: Record<string, string>; shell: Shell };
+type Prepared = {
+  workspace: Workspace;
+  projectDir: string;
+  env: Record<string, string>;
+  shell: Shell;
+  /** The memory cgroup the steps run in, to tell an out-of-memory kill (oom.ts); null without a limit. */
+  memory: MemoryCgroup | null;
+};
 
 /** One run of one job: the phases in order, and what they found. */
 class JobRun {
@@ -108,7 +115,8 @@ class JobRun {
     );
     const shell = await chooseShell();
     this.output.system(`Using ${shell.path}`);
-    return { workspace, projectDir, env: this.environment(projectDir), shell };
+    const memory = await openMemoryCgroup(this.request.cgroupRoot);
+    return { workspace, projectDir, env: this.environment(projectDir), shell, memory };
   }
 
   /** The job's variables, expanded, plus the inherited basics; job variables win. */
@@ -156,8 +164,7 @@ class JobRun {
   private async scripts(prepared: Prepared): Promise<void> {
     const { job } = this.request;
     const shellCompleted = await this.guard(async () => {
-      const cgroup = await openMemoryCgroup(this.request.cgroupRoot);
-      const oomKillsBefore = cgroup === null ? null : await cgroup.oomKills();
+      const oomKillsBefore = (await prepared.memory?.oomKills()) ?? null;
       const { outcome, reachedMain } = await runShell({
         shell: prepared.shell,
         beforeScript: job.beforeScript,
@@ -181,14 +188,15 @@ class JobRun {
         if (outcome.exitCode !== 0) {
           const list = reachedMain ? 'script' : 'before_script';
           const by = outcome.signal === null ? '' : ` (killed by ${outcome.signal})`;
-          let message = `${list} failed with exit code ${outcome.exitCode}${by}`;
-          if (cgroup !== null && (await killedForMemory(cgroup, oomKillsBefore, outcome.exitCode))) message = outOfMemoryMessage(cgroup.limitBytes);
+          const message =
+            (await outOfMemory(prepared.memory, oomKillsBefore, outcome.exitCode)) ??
+            `${list} failed with exit code ${outcome.exitCode}${by}`;
           this.failure = { kind: 'script_failure', exitCode: outcome.exitCode, message };
         }
       }
     });
     if (shellCompleted === null) return; // the shell could not even start: nothing ran
-    if (job.afterScript.length > 0) await this.afterScript(prepared, await openMemoryCgroup(this.request.cgroupRoot));
+    if (job.afterScript.length > 0) await this.afterScript(prepared);
     if (this.stopIfCanceled() || (this.failure !== null && !this.isUserOutcome())) return;
     // The outcome cache and artifacts `when:` refer to: the scripts' own.
     const outcome = this.failure === null ? 'success' : 'failed';
@@ -217,13 +225,13 @@ class JobRun {
     return { store: this.request.cacheStore, projectDir, tmpDir: workspace.tmpDir, output: this.output };
   }
 
-  private async afterScript(prepared: Prepared, cgroup: MemoryCgroup | null): Promise<void> {
+  private async afterScript(prepared: Prepared): Promise<void> {
     const canceled = this.failure?.kind === 'canceled';
     const status = this.failure === null ? 'success' : canceled ? 'canceled' : 'failed';
     const configured = this.request.afterScriptTimeoutMs ?? DEFAULT_AFTER_SCRIPT_TIMEOUT_MS;
     const timeoutMs = canceled ? Math.min(configured, CANCELED_AFTER_SCRIPT_TIMEOUT_MS) : configured;
     try {
-      const oomKillsBefore = cgroup === null ? null : await cgroup.oomKills();
+      const oomKillsBefore = (await prepared.memory?.oomKills()) ?? null;
       const { outcome } = await runShell({
         shell: prepared.shell,
         beforeScript: [],
@@ -239,10 +247,9 @@ class JobRun {
         output: this.output,
         masker: this.masker,
       });
-      if (outcome.kind === 'exited' && cgroup !== null && (await killedForMemory(cgroup, oomKillsBefore, outcome.exitCode))) {
-        this.output.warning(`after_script failed: ${outOfMemoryMessage(cgroup.limitBytes)}; the job status is not changed`);
-      } else if (outcome.kind === 'exited' && outcome.exitCode !== 0) {
-        this.output.warning(`after_script failed with exit code ${outcome.exitCode}; the job status is not changed`);
+      if (outcome.kind === 'exited' && outcome.exitCode !== 0) {
+        const oom = await outOfMemory(prepared.memory, oomKillsBefore, outcome.exitCode);
+        this.output.warning(`after_script failed${oom === null ? ` with exit code ${outcome.exitCode}` : `: ${oom}`}; the job status is not changed`);
       } else if (outcome.kind === 'timeout') {
         this.output.warning(`after_script exceeded its timeout of ${formatDuration(timeoutMs)} and was stopped`);
       } else if (outcome.kind === 'canceled') {

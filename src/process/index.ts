@@ -5,4 +5,4 @@
  */
 export { ProcessGroup, exitCodeOf, type Exit } from './group.js';
 export { groupAlive, groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from './liveness.js';
-export { GROUP_RECORD_FILE, endRecordedGroups, killLiveGroups, liveGroups, readRecordedGroups, recordGroupsIn, type GroupRecord } from './registry.js';
+export { GROUP_RECORD_FILE, endRecordedGroups, killLiveGroups, recordGroupsIn } from './registry.js';

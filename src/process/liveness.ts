@@ -19,28 +19,27 @@ type Stat = { state: string; pgrp: number; startTime: string };
 
 /** /proc/<pid>/stat, or null when there is no such process (any more). */
 async function readStat(pid: number | string): Promise<Stat | null> {
-  let text: string;
   try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return null;
-    throw error;
+    return noSuchProcess(error);
   }
-  return parseStat(text);
 }
 
 /** readStat for an exit path that cannot wait (see registry.ts). */
 function readStatSync(pid: number): Stat | null {
-  let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return null;
-    throw error;
+    return noSuchProcess(error);
   }
-  return parseStat(text);
+}
+
+/** null for a read of /proc that found no such process; any other error is rethrown. */
+function noSuchProcess(error: unknown): null {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ESRCH') return null;
+  throw error;
 }
 
 function parseStat(text: string): Stat | null {
@@ -81,15 +80,16 @@ export async function processRunning(pid: number, startTime: string | null): Pro
  * has members, so a reused pid means our group is empty — and must not be signalled.
  */
 export async function groupIsOurs(pid: number, startTime: string | null): Promise<boolean> {
-  const stat = await readStat(pid);
-  if (stat === null) return true; // the leader is gone; members may remain
-  return startTime !== null && stat.startTime === startTime;
+  return leaderIsOurs(await readStat(pid), startTime);
 }
 
 /** groupIsOurs, for an exit path that cannot wait. */
 export function groupIsOursSync(pid: number, startTime: string | null): boolean {
-  const stat = readStatSync(pid);
-  if (stat === null) return true;
+  return leaderIsOurs(readStatSync(pid), startTime);
+}
+
+function leaderIsOurs(stat: Stat | null, startTime: string | null): boolean {
+  if (stat === null) return true; // the leader is gone; members may remain
   return startTime !== null && stat.startTime === startTime;
 }
 

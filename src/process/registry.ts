@@ -50,7 +50,7 @@ export function groupEnded(pgid: number): void {
   if (live.delete(pgid)) persist();
 }
 
-export function liveGroups(): GroupRecord[] {
+function liveGroups(): GroupRecord[] {
   return [...live.values()];
 }
 
@@ -82,7 +82,7 @@ function persist(): void {
 }
 
 /** The groups a process recorded in file; none when there is no file. */
-export async function readRecordedGroups(file: string): Promise<GroupRecord[]> {
+async function readRecordedGroups(file: string): Promise<GroupRecord[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

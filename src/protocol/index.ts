@@ -4,18 +4,12 @@
  * set of the agent protocol (docs/protocol.md) joins it here.
  */
 
-export type OutputStream = 'stdout' | 'stderr' | 'system';
+import type { OUTPUT_STREAMS, SECTION_NAMES } from './messages.js';
+
+export type OutputStream = (typeof OUTPUT_STREAMS)[number];
 
 /** The sections of a job's log, one per phase; the UI folds them. */
-export type SectionName =
-  | 'prepare'
-  | 'artifacts_download'
-  | 'cache_restore'
-  | 'before_script'
-  | 'script'
-  | 'after_script'
-  | 'cache_save'
-  | 'artifacts_upload';
+export type SectionName = (typeof SECTION_NAMES)[number];
 
 /**
  * One piece of a job attempt's output. `seq` counts from 1 per attempt with no gaps;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { JobSpec } from '../pipeline/index.js';
-import type { OutputStream, SectionName } from './index.js';
 
 /**
  * The agent protocol, version 2 (docs/protocol.md): JSON text frames over one WebSocket,
@@ -36,7 +35,7 @@ export const CloseCode = {
  * The output streams and log sections; a binary frame (frames.ts) codes each by its place
  * in these lists, so the order is part of the protocol: new names go at the end.
  */
-export const OUTPUT_STREAMS = ['stdout', 'stderr', 'system'] as const satisfies readonly OutputStream[];
+export const OUTPUT_STREAMS = ['stdout', 'stderr', 'system'] as const;
 export const SECTION_NAMES = [
   'prepare',
   'artifacts_download',
@@ -46,7 +45,7 @@ export const SECTION_NAMES = [
   'after_script',
   'cache_save',
   'artifacts_upload',
-] as const satisfies readonly SectionName[];
+] as const;
 
 const sectionName = z.enum(SECTION_NAMES);
 const seq = z.number().int().positive();

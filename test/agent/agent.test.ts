@@ -138,6 +138,20 @@ describe('the agent', () => {
     ]);
   });
 
+  it('fails the job as a system failure, before any script, when the artifacts it needs are missing', async () => {
+    world.startAgent();
+    const { attemptId } = await world.peer.assign({
+      job: makeJob({ name: 'test', script: ['echo never'] }),
+      repository: world.repo.dir,
+      commit: world.repo.commit,
+      artifactsFrom: [{ job: 'build', attemptId: 999 }],
+    });
+    const result = await world.peer.waitForResult(attemptId);
+    assert.equal(result.failure?.kind, 'system_failure');
+    assert.match(result.failure.message, /^could not download the artifacts of "build": GET \S+\/artifacts\/999: HTTP 404$/);
+    assert.doesNotMatch(await world.peer.log(attemptId), /^never$/m);
+  });
+
   it('keeps caches on the server over HTTP: a miss first, then a hit', async () => {
     world.startAgent();
     const job = makeJob({

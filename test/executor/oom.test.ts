@@ -92,6 +92,14 @@ describe('a step killed for memory', () => {
     assert.match(log, /ERROR: Job failed: out of memory/);
   });
 
+  it('warns that after_script was killed for memory when the counter rose, and leaves the job succeeded', async () => {
+    await writeFile(path.join(root, 'memory.events'), V2_EVENTS(4));
+    const afterScript = [`printf 'oom_kill 5\\n' > ${root}/memory.events`, 'kill -9 $$'];
+    const { result, log } = await sandbox.run(makeJob({ script: ['echo fine'], afterScript }), { cgroupRoot: root });
+    assert.equal(result.status, 'success', log);
+    assert.match(log, /WARNING: after_script failed: out of memory: the kernel killed the step \(memory limit 64 MiB\).*; the job status is not changed/);
+  });
+
   it('keeps the usual message for a SIGKILL the counter did not see', async () => {
     await writeFile(path.join(root, 'memory.events'), V2_EVENTS(4));
     const { result } = await sandbox.run(makeJob({ script: ['kill -9 $$'] }), { cgroupRoot: root });
