@@ -94,7 +94,7 @@ describe('log expiry and blob collection', () => {
     for (const kept of [artifact, cache, uploading]) assert.notEqual(await blobs.stat(kept.id), null);
   });
 
-  it('runs every sweep from one timer and counts what it removed in metrics', async () => {
+  it('runs every sweep from one timer, walks the blob directory on its first sweep and then hourly, and counts what it removed in metrics', async () => {
     const registry = new Registry();
     const orphan = await blobs.put(Readable.from([Buffer.from('left behind')]));
     await finishedBuildWithLogs('to expire\n');
@@ -103,7 +103,7 @@ describe('log expiry and blob collection', () => {
     await age(orphan.id, 2 * HOUR_MS, now);
     const retention = startRetention({ store, blobs, logs, logsDays: 1, blobGraceMs: HOUR_MS, registry, intervalMs: 60 * 60 * 1000, now: Date.now, onError: (error) => assert.fail(String(error)) });
     try {
-      const removed = await retention.sweep(now, { blobs: true });
+      const removed = await retention.sweep(now);
       assert.equal(removed.blobs.count, 1);
       // With logsDays 1, the builds of the test before expire too.
       assert.ok(removed.logs.count >= 1);
@@ -111,6 +111,11 @@ describe('log expiry and blob collection', () => {
       assert.match(text, /slipway_retention_removed_total\{kind="blobs"\} 1\b/);
       assert.match(text, new RegExp(`slipway_retention_removed_total\\{kind="logs"\\} ${removed.logs.count}\\b`));
       assert.match(text, new RegExp(`slipway_retention_removed_bytes_total\\{kind="blobs"\\} ${'left behind'.length}\\b`));
+
+      const later = await blobs.put(Readable.from([Buffer.from('left behind later')]));
+      await age(later.id, 2 * HOUR_MS, now);
+      assert.equal((await retention.sweep(now + 60_000)).blobs.count, 0, 'the blob directory is walked at most hourly');
+      assert.equal((await retention.sweep(now + HOUR_MS)).blobs.count, 1);
     } finally {
       retention.stop();
     }
