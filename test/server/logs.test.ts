@@ -321,19 +321,56 @@ describe('job log storage', () => {
     await store.close();
   });
 
-  it('removes every attempt of a job and nothing else', async () => {
+  it('removes every attempt of a job and nothing else, and tells how many bytes went', async () => {
     const dir = newDir();
     const store = await openLogStore({ dir });
     await store.append({ jobId: 10, attempt: 1 }, [data(1, 'first')]);
     await store.append({ jobId: 10, attempt: 2 }, [data(1, 'second')]);
     await store.append({ jobId: 11, attempt: 1 }, [data(1, 'other job')]);
-    await store.remove(10);
-    await store.remove(10);
+    const files = await readdir(path.join(dir, '10'));
+    let bytes = 0;
+    for (const name of files) bytes += (await stat(path.join(dir, '10', name))).size;
+    assert.equal(await store.remove(10), bytes, `the bytes of ${files.join(', ')}`);
+    assert.equal(await store.remove(10), 0, 'nothing is left to remove');
     assert.deepEqual(await readdir(dir), ['11']);
     assert.equal(await textOf(store, { jobId: 10, attempt: 1 }), '');
     assert.equal(await store.lastSeq({ jobId: 10, attempt: 2 }), 0);
     assert.equal(await textOf(store, { jobId: 11, attempt: 1 }), 'other job');
     await store.close();
+  });
+
+  it('stores output given as UTF-8 bytes exactly as the same output given as text', async () => {
+    const text = 'héllo wörld\n✓ done';
+    const dir = newDir();
+    const stores = await Promise.all(['text', 'bytes'].map((name) => openLogStore({ dir: path.join(dir, name), clock: () => 1_700_000_000_000 })));
+    const [asText, asBytes] = stores;
+    assert.ok(asText !== undefined && asBytes !== undefined);
+    const key = { jobId: 1, attempt: 1 };
+    const marker = { seq: 2, kind: 'section_start', section: 'script', atMs: 5 } as const;
+    await asText.append(key, [data(1, text), marker]);
+    await asBytes.append(key, [{ seq: 1, kind: 'data', stream: 'stdout', data: Buffer.from(text), atMs: 1 }, marker]);
+    const [a, b] = await Promise.all([textOf(asText, key), textOf(asBytes, key)]);
+    assert.equal(b, a);
+    // The output did not end its line: the marker starts a new one, whichever form the output came in.
+    assert.ok(b.includes(`✓ done\n${ESC}[0Ksection_start:`), b);
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
+  it("creates an attempt's files on prepare, then stores and acknowledges its first chunk; prepare is idempotent", async () => {
+    const dir = newDir();
+    const store = await openLogStore({ dir });
+    const key = { jobId: 7, attempt: 2 };
+    await store.prepare(key);
+    await store.prepare(key);
+    assert.deepEqual((await readdir(path.join(dir, '7'))).sort(), ['2.idx', '2.log']);
+    assert.equal(await store.lastSeq(key), 0);
+    assert.deepEqual(await store.append(key, [{ seq: 1, kind: 'data', stream: 'stdout', data: Buffer.from('first\n'), atMs: 3 }]), { ackedSeq: 1 });
+    await store.close();
+    const reopened = await openLogStore({ dir });
+    assert.equal(await textOf(reopened, key), 'first\n');
+    await reopened.prepare(key);
+    assert.equal(await textOf(reopened, key), 'first\n', 'prepare leaves an existing log alone');
+    await reopened.close();
   });
 
   it('rejects keys, seqs and offsets that are not whole numbers', async () => {

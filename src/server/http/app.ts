@@ -9,7 +9,6 @@ import { createBuildController, type BuildController } from '../builds/index.js'
 import { describeIssues, type ServerConfig } from '../config/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
 import { createGitMirrors, type GitMirrors } from '../git/index.js';
-import type { BaseEnv } from '../../git/index.js';
 import type { Fleet } from '../provisioning/index.js';
 import { authenticate, authorize } from './auth.js';
 import type { AnyRoute, RouteContext } from './route.js';
@@ -34,8 +33,6 @@ export type AppOptions = {
   builds?: BuildController;
   /** The server's git mirrors (the controller resolves commits in them, the source route archives from them); the app's own under config.home/git when left out. */
   git?: GitMirrors;
-  /** For the app's own mirrors: the environment git commands start from (nothing when left out). */
-  baseEnv?: BaseEnv;
   /** The job logs and blobs the agent endpoint shares; opened under config on first use (and closed with the app) when left out. */
   files?: () => Promise<FileStores>;
   /** The metrics registry; a new one when left out. */
@@ -62,7 +59,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   const now = options.now ?? Date.now;
   const events = options.events ?? createEventBus(options.store);
-  const git = options.git ?? createGitMirrors({ dir: path.join(options.config.home, 'git'), baseEnv: options.baseEnv ?? {} });
+  // Only `main` reads the environment: the app's own mirrors (tests of the API alone) run git without it.
+  const git = options.git ?? createGitMirrors({ dir: path.join(options.config.home, 'git'), baseEnv: {} });
   const builds = options.builds ?? createBuildController({ store: options.store, events, git, config: options.config, now });
   let ownFiles: ReturnType<typeof openFileStores> | undefined;
   const files = options.files ?? (() => (ownFiles ??= openFileStores(options.config)));

@@ -39,8 +39,8 @@ const ARTIFACT_BATCH = 500;
 const LOG_BATCH = 100;
 
 export type Retention = {
-  /** One sweep now (what the timer runs): artifacts and logs always, blobs when due or when asked. */
-  sweep(now: number, options?: { blobs?: boolean }): Promise<Record<RetentionKind, Removed>>;
+  /** One sweep now (what the timer runs): artifacts and logs always, blobs on the first sweep and then hourly. */
+  sweep(now: number): Promise<Record<RetentionKind, Removed>>;
   stop(): void;
 };
 
@@ -60,11 +60,11 @@ export function startRetention(options: RetentionOptions & { intervalMs: number;
     }
   }
 
-  async function sweep(now: number, asked: { blobs?: boolean } = {}): Promise<Record<RetentionKind, Removed>> {
+  async function sweep(now: number): Promise<Record<RetentionKind, Removed>> {
     const artifacts = await drain('artifacts', ARTIFACT_BATCH, () => sweepExpiredArtifacts({ ...options, batch: ARTIFACT_BATCH }, now));
     const logs = await drain('logs', LOG_BATCH, () => sweepExpiredLogs({ ...options, batch: LOG_BATCH }, now));
     let blobs: Removed = { count: 0, bytes: 0 };
-    if (asked.blobs ?? now - lastBlobCollection >= BLOB_COLLECTION_INTERVAL_MS) {
+    if (now - lastBlobCollection >= BLOB_COLLECTION_INTERVAL_MS) {
       lastBlobCollection = now;
       blobs = await collectUnreferencedBlobs({ ...options, graceMs: options.blobGraceMs }, now);
       metrics.record('blobs', blobs);

@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { SlipwayError } from '../../../errors/index.js';
 import type { Agent, RunningJob } from '../../../store/index.js';
 import type { Fleet } from '../../provisioning/index.js';
 import { defineRoute, type AnyRoute } from '../route.js';
-import { token } from '../schemas.js';
 
 const agentState = z.enum(['provisioning', 'idle', 'busy', 'unreachable']);
 
@@ -61,17 +59,6 @@ export function fleetCounts(fleet: Fleet): AgentCounts[] {
 }
 
 export const agentRoutes: AnyRoute[] = [
-  defineRoute({
-    method: 'GET',
-    path: '/api/v1/me',
-    summary: 'The token this request carries: its name and scopes (a sign-in check)',
-    scope: 'read',
-    response: token,
-    handler: async (_ctx, { token: caller }) => {
-      if (caller === null) throw new SlipwayError('INTERNAL', 'GET /api/v1/me ran without a caller; it needs a token');
-      return caller;
-    },
-  }),
   defineRoute({
     method: 'GET',
     path: '/api/v1/agents',

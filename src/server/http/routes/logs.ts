@@ -15,11 +15,13 @@ async function logKey(store: Store, jobId: number, attempt: number | undefined):
   if (job === null) throw new SlipwayError('NOT_FOUND', `there is no job ${jobId}`);
   if (attempt !== undefined && attempt > job.attempts) throw new SlipwayError('NOT_FOUND', `job ${jobId} has ${job.attempts} attempt(s), not ${attempt}`);
   const number = attempt ?? job.attempts;
-  if (number !== 0) await notExpired(store, job, number);
   return { job, key: number === 0 ? null : { jobId, attempt: number } };
 }
 
-/** GONE when retention deleted this attempt's log: its build's logs expired after the attempt began. */
+/**
+ * GONE when retention deleted this attempt's log: its build's logs expired after the
+ * attempt began. Retention deletes whole logs, so only an empty one needs asking about.
+ */
 async function notExpired(store: Store, job: Job, number: number): Promise<void> {
   const build = await store.builds.get(job.buildId);
   const expiredAt = build?.logsExpiredAt ?? null;
@@ -46,9 +48,11 @@ export const logRoutes: AnyRoute[] = [
     }),
     response: z.object({ attempt: z.number(), text: z.string(), nextOffset: z.number(), size: z.number(), complete: z.boolean() }),
     handler: async (ctx, { params, query }) => {
-      const { key } = await logKey(ctx.store, params.id, query.attempt);
+      const { job, key } = await logKey(ctx.store, params.id, query.attempt);
       if (key === null) return { attempt: 0, text: '', nextOffset: 0, size: 0, complete: false };
       const read = await (await ctx.files()).logs.read(key, { offset: query.offset, ...(query.limit === undefined ? {} : { limit: query.limit }) });
+      // Followers poll this route: a log with bytes costs no look-up of its build.
+      if (read.size === 0) await notExpired(ctx.store, job, key.attempt);
       return { attempt: key.attempt, ...read };
     },
   }),
@@ -62,7 +66,8 @@ export const logRoutes: AnyRoute[] = [
     stream: true,
     handler: async (ctx, { params, query, reply }) =>
       streamAnswer(reply, async () => {
-        const { key } = await logKey(ctx.store, params.id, query.attempt);
+        const { job, key } = await logKey(ctx.store, params.id, query.attempt);
+        if (key !== null) await notExpired(ctx.store, job, key.attempt);
         const { logs } = await ctx.files();
         async function* text(): AsyncGenerator<string> {
           if (key === null) return;

@@ -21,6 +21,17 @@ async function revoke(ctx: Parameters<AnyRoute['handler']>[0], kind: TokenKind, 
 export const tokenRoutes: AnyRoute[] = [
   defineRoute({
     method: 'GET',
+    path: '/api/v1/me',
+    summary: 'The token this request carries: its name and scopes (a sign-in check)',
+    scope: 'read',
+    response: token,
+    handler: async (_ctx, { token: caller }) => {
+      if (caller === null) throw new SlipwayError('INTERNAL', 'GET /api/v1/me ran without a caller; it needs a token');
+      return caller;
+    },
+  }),
+  defineRoute({
+    method: 'GET',
     path: '/api/v1/tokens',
     summary: 'List API tokens (revoked ones included), never their values',
     scope: 'admin',
