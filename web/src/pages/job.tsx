@@ -56,7 +56,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
   useEvents((e) => e.type === 'job.updated' && e.payload.jobId === id, job.reload, 100);
   const live = j !== null && !isFinished(j.status);
   const [follow, setFollow] = useState(true);
-  const log = useJobLog(id, j?.attempts ?? 0, live);
+  const log = useJobLog(id, j?.attempts ?? 0);
   useEffect(() => {
     // For measurements (the browser test): how long the log took, and when it was shown.
     if (log.openMs !== null) {
