@@ -43,7 +43,8 @@ export function Dashboard(): JSX.Element {
   const now = useNow();
   const builds = useLoad((signal) => recentBuilds(15, signal), []);
   const stats = useLoad(loadStats, []);
-  useEvents((e) => e.type.startsWith('build.') || e.type === 'job.updated', builds.reload, 500);
+  // A build's row changes only with its build.* events (durations tick on the clock): its jobs' events don't touch it.
+  useEvents((e) => e.type.startsWith('build.'), builds.reload, 500);
   useEvents((e) => e.type === 'agent.updated' || e.type === 'job.updated', stats.reload, 1000);
   useEffect(() => {
     const timer = setInterval(stats.reload, STATS_REFRESH_MS);
