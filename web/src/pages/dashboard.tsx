@@ -32,10 +32,10 @@ function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   );
 }
 
-/** The samples, and the agents counted now as the newest point (samples come every 15 s). */
-function withNow(stats: Stats, now: number): CapacitySample[] {
-  const total = (key: 'busy' | 'idle' | 'provisioning') => stats.agents.reduce((n, row) => n + row[key], 0);
-  return [...stats.capacity, { at: now, busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') }];
+/** The agents counted now, over every engine and template: the tile, and the chart's newest point (samples come every 15 s). */
+function agentTotals(rows: AgentCounts[]): Pick<CapacitySample, 'busy' | 'idle' | 'provisioning'> {
+  const total = (key: 'busy' | 'idle' | 'provisioning') => rows.reduce((n, row) => n + row[key], 0);
+  return { busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') };
 }
 
 export function Dashboard(): JSX.Element {
@@ -51,6 +51,7 @@ export function Dashboard(): JSX.Element {
     return () => clearInterval(timer);
   }, [stats.reload]);
   const s = stats.data;
+  const agentsNow = agentTotals(s?.agents ?? []);
   return (
     <main id="main" class="page">
       <h1>Dashboard</h1>
@@ -72,7 +73,7 @@ export function Dashboard(): JSX.Element {
         <div class="tile">
           <span class="tile-label">Agents busy / idle / provisioning</span>
           <span class="tile-value">
-            {s === null ? '—' : ['busy', 'idle', 'provisioning'].map((k) => s.agents.reduce((n, row) => n + (row[k as 'busy'] ?? 0), 0)).join(' / ')}
+            {s === null ? '—' : `${agentsNow.busy} / ${agentsNow.idle} / ${agentsNow.provisioning}`}
           </span>
         </div>
       </div>
@@ -83,7 +84,7 @@ export function Dashboard(): JSX.Element {
       <div class="columns">
         <Card title="Capacity, last hour" id="capacity">
           <ErrorBox error={stats.error} />
-          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={withNow(s, now)} now={now} />}
+          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={[...s.capacity, { at: now, ...agentsNow }]} now={now} />}
         </Card>
         <Card title="Agents per engine and template" id="agent-counts" actions={<a href="/agents">All agents</a>}>
           {s === null ? <Empty>—</Empty> : <AgentTable rows={s.agents} />}
