@@ -28,11 +28,11 @@ export type Agent = {
   name: string;
   engine: string | null;
   template: string | null;
-  image?: string | null;
+  image: string | null;
   state: string;
   labels: string[];
   capacity: { cpus: number; memoryMiB: number };
-  version?: string | null;
+  version: string | null;
   connectedAt: number | null;
   jobs: AgentJob[];
 };

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { recentBuilds } from '../api/builds.js';
-import { getUnlessMissing } from '../api/client.js';
+import { get } from '../api/client.js';
 import type { AgentCounts, CapacitySample, Stats } from '../api/types.js';
 import { BuildsTable } from '../components/builds-table.js';
 import { CapacityChart } from '../components/chart.js';
@@ -13,7 +13,7 @@ import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 // Stats are samples over time: a refresh every 10 s keeps the chart moving between events.
 const STATS_REFRESH_MS = 10_000;
 
-const loadStats = (signal: AbortSignal) => getUnlessMissing<Stats>('/api/v1/stats', signal);
+const loadStats = (signal: AbortSignal) => get<Stats>('/api/v1/stats', signal);
 
 function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   if (rows.length === 0) return <Empty>No engine has launched agents yet.</Empty>;
@@ -84,7 +84,7 @@ export function Dashboard(): JSX.Element {
       <div class="columns">
         <Card title="Capacity, last hour" id="capacity">
           <ErrorBox error={stats.error} />
-          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={[...s.capacity, { at: now, ...agentsNow }]} now={now} />}
+          {s === null ? <Loading what="capacity" /> : <CapacityChart samples={[...s.capacity, { at: now, ...agentsNow }]} now={now} />}
         </Card>
         <Card title="Agents per engine and template" id="agent-counts" actions={<a href="/agents">All agents</a>}>
           {s === null ? <Empty>—</Empty> : <AgentTable rows={s.agents} />}
