@@ -147,17 +147,14 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
     revealLine(selected);
   }, [version, selected, doc, revealLine, onFollow]);
 
+  // Searched again as a live log grows: matches are only added after the earlier ones, so
+  // the match stepped to stays where it is (a new query starts over: see the search input).
   useEffect(() => {
     if (query === '') {
       setResult(null);
-      setCurrent(-1);
       return;
     }
-    const timer = setTimeout(() => {
-      const found = searchLog(doc, query);
-      setResult(found);
-      setCurrent(-1);
-    }, 150);
+    const timer = setTimeout(() => setResult(searchLog(doc, query)), 150);
     return () => clearTimeout(timer);
   }, [query, doc, version]);
 
@@ -243,7 +240,10 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
           placeholder="Search the log"
           aria-label="Search the log"
           value={query}
-          onInput={(e) => setQuery(e.currentTarget.value)}
+          onInput={(e) => {
+            setQuery(e.currentTarget.value);
+            setCurrent(-1);
+          }}
           onKeyDown={(e) => {
             if (e.key === 'Enter') {
               e.preventDefault();
