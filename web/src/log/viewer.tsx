@@ -6,7 +6,7 @@ import { searchLog, type SearchResult } from './search.js';
 import { foldsHiding, shownIndex, visibleLines } from './visible.js';
 
 /** Each row is one line high (CSS: .log-row), so any line's position is known without measuring. */
-export const ROW_PX = 20;
+const ROW_PX = 20;
 // Browsers cap an element's height (Chrome ~33 M px, Firefox ~17 M px); beyond this the
 // scrollbar maps proportionally onto the lines.
 const MAX_SCROLL_PX = 8_000_000;

@@ -7,8 +7,7 @@ import { Card, Empty, ErrorBox, Loading, Unloaded } from '../components/common.j
 import { Status } from '../components/status.js';
 import { bytes, duration, elapsed, isFinished } from '../format.js';
 import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
-import { LogViewer } from '../log/index.js';
-import { useJobLog } from '../log/load.js';
+import { LogViewer, useJobLog } from '../log/index.js';
 
 /** A finished job's artifacts (the page shows them once the job has finished: none are kept before). */
 function Artifacts({ jobId }: { jobId: number }): JSX.Element {
