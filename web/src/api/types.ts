@@ -45,6 +45,4 @@ export type Stats = {
   capacity: CapacitySample[];
 };
 
-export type Me = { name: string; scopes: string[] };
-
 export type ServerEvent = { id: number; type: string; projectId: number | null; payload: Record<string, unknown>; createdAt: number };
