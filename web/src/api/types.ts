@@ -45,4 +45,4 @@ export type Stats = {
   capacity: CapacitySample[];
 };
 
-export type ServerEvent = { id: number; type: string; projectId: number | null; payload: Record<string, unknown>; createdAt: number };
+export type { ServerEvent } from '../../../src/server/events/types.js';
