@@ -58,6 +58,11 @@ export function useJobLog(jobId: number, attempt: number): LogState {
       if (typeof event.payload.size === 'number' && event.payload.size <= doc.byteOffset) return;
       readMore().catch(fail);
     });
+    // The stream's first connection tells only what happens after it is made (a reconnect
+    // resumes): a growth before that, while this page was already reading, is read then.
+    const stopWatching = events.onStatus((connected) => {
+      if (connected) readMore().catch(fail);
+    });
     void (async () => {
       const response = await request('GET', `/api/v1/jobs/${jobId}/log/raw?attempt=${attempt}`, undefined, { signal: abort.signal });
       const buffer = await response.arrayBuffer();
@@ -70,6 +75,7 @@ export function useJobLog(jobId: number, attempt: number): LogState {
     return () => {
       abort.abort();
       unsubscribe();
+      stopWatching();
     };
   }, [jobId, attempt, key]);
   // Until the effect for a new attempt has run, the state still holds the last one's log.
