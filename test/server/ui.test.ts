@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { fileInside } from '../../src/server/http/routes/ui.js';
+import { fileInside, uiDirOf } from '../../src/server/http/routes/ui.js';
 import { loadConfig } from '../../src/server/index.js';
 import { sqliteTarget, useApi } from './http/harness.js';
 
@@ -163,7 +163,6 @@ describe('the UI directory', () => {
   it("defaults to the package's dist/web", async () => {
     const config = loadConfig({ env: {}, cwd: tmpdir(), flags: { home: '/nonexistent/slipway-home' } });
     assert.equal(config.ui.dir, undefined);
-    const { uiDirOf } = await import('../../src/server/http/routes/ui.js');
     const dir = uiDirOf(config);
     assert.equal(path.basename(dir), 'web');
     assert.equal(path.basename(path.dirname(dir)), 'dist');

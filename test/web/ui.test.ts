@@ -187,7 +187,7 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     assert.equal(await readFile(await download.path(), 'utf8'), 'the report of the test job\n');
   });
 
-  it('follows the log of a running job as it grows, without a reload', async () => {
+  it('follows the log of a running job as it grows, without a reload, keeping its place among the matches of a search', async () => {
     const { page } = world;
     const gate = path.join(world.dir, 'release-follow');
     const waiter = await world.project({ '.slipway.yml': `wait:\n  script:\n    - echo before-the-gate\n    - 'while [ ! -e ${gate} ]; do sleep 0.05; done'\n    - echo after-the-gate-3c9d\n` });
@@ -198,9 +198,20 @@ describe('The web UI in a real browser', { skip, timeout: 6 * 60_000 }, () => {
     await page.locator('.log-row').filter({ hasText: 'before-the-gate' }).last().waitFor({ timeout: 120_000 });
     assert.equal(await page.getByLabel('Follow', { exact: true }).isChecked(), true);
     await page.evaluate('window.__noReload = true');
+    // Stepping through matches keeps its place while the log grows more of them.
+    const matches = page.locator('.log-count');
+    await page.getByLabel('Search the log').fill('the-gate');
+    await matches.filter({ hasText: /^– of \d+ lines/ }).waitFor();
+    const before = Number(/of (\d+) lines/.exec(await matches.innerText())?.[1]);
+    await page.getByLabel('Search the log').press('Enter');
+    await matches.filter({ hasText: /^1 of / }).waitFor();
     await writeFile(gate, ''); // the job ends now (a failure before this is canceled at close)
     await page.locator('.log-row').filter({ hasText: /^\d+after-the-gate-3c9d$/ }).waitFor();
     await page.locator('main[data-job-status=success]').waitFor();
+    await waitFor('the search to count the new matches, still at the first', async () => {
+      const found = /^1 of (\d+) lines/.exec(await matches.innerText());
+      return found !== null && Number(found[1]) > before;
+    }, STEP_MS);
     assert.equal(await page.evaluate('window.__noReload'), true, 'the page reloaded');
   });
 

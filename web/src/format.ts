@@ -38,5 +38,5 @@ export function bytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-export const FINISHED = new Set(['success', 'failed', 'canceled', 'error', 'skipped']);
+const FINISHED = new Set(['success', 'failed', 'canceled', 'error', 'skipped']);
 export const isFinished = (status: string): boolean => FINISHED.has(status);

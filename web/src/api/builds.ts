@@ -1,22 +1,9 @@
 import { ApiError, enc, get, q } from './client.js';
-import type { Build, Page, Project } from './types.js';
+import type { Build, Page } from './types.js';
 
-/**
- * Recent builds across projects: GET /api/v1/builds where the server has it, else the
- * newest of each project merged (an older server).
- */
+/** The newest builds of every project. */
 export async function recentBuilds(limit: number, signal?: AbortSignal): Promise<Build[]> {
-  try {
-    return (await get<Page<Build>>(`/api/v1/builds${q({ limit })}`, signal)).items;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-  }
-  const projects = (await get<Page<Project>>('/api/v1/projects?limit=50', signal)).items;
-  const pages = await Promise.all(projects.map((p) => get<Page<Build>>(`/api/v1/projects/${enc(p.name)}/builds${q({ limit })}`, signal)));
-  return pages
-    .flatMap((p) => p.items)
-    .sort((a, b) => b.createdAt - a.createdAt)
-    .slice(0, limit);
+  return (await get<Page<Build>>(`/api/v1/builds${q({ limit })}`, signal)).items;
 }
 
 /** The id of build number N of a project (the UI's /projects/NAME/builds/N addresses). */

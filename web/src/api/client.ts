@@ -58,7 +58,7 @@ export async function api<T>(method: string, path: string, body?: unknown, optio
 
 export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => api<T>('GET', path, undefined, signal === undefined ? {} : { signal });
 
-/** Like get, but null when the server answers 404 (a server without that part of the API, or nothing kept). */
+/** Like get, but null when the server answers 404 (nothing kept, such as a job's artifacts). */
 export async function getUnlessMissing<T>(path: string, signal?: AbortSignal): Promise<T | null> {
   try {
     return await get<T>(path, signal);

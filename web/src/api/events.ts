@@ -4,7 +4,7 @@ import type { ServerEvent } from './types.js';
 type Listener = (event: ServerEvent) => void;
 
 /** Splits a text/event-stream into events; fields per the HTML standard (id, event, data). */
-export class SseParser {
+class SseParser {
   private buffer = '';
   private data: string[] = [];
   private id: string | null = null;

@@ -28,11 +28,11 @@ export type Agent = {
   name: string;
   engine: string | null;
   template: string | null;
-  image?: string | null;
+  image: string | null;
   state: string;
   labels: string[];
   capacity: { cpus: number; memoryMiB: number };
-  version?: string | null;
+  version: string | null;
   connectedAt: number | null;
   jobs: AgentJob[];
 };
@@ -45,6 +45,4 @@ export type Stats = {
   capacity: CapacitySample[];
 };
 
-export type Me = { name: string; scopes: string[] };
-
-export type ServerEvent = { id: number; type: string; projectId: number | null; payload: Record<string, unknown>; createdAt: number };
+export type { ServerEvent } from '../../../src/server/events/types.js';

@@ -5,8 +5,6 @@ import { ago, duration, elapsed, exact, shortSha } from '../format.js';
 import { Status } from './status.js';
 import { classed, Table } from './table.js';
 
-export const buildHref = (build: Pick<Build, 'id'>): string => `/builds/${build.id}`;
-
 /** Builds as a table; on a narrow window the less important columns go (see .hide-narrow). */
 export function BuildsTable({ builds, showProject, now }: { builds: Build[]; showProject: boolean; now: number }): JSX.Element {
   return (
@@ -17,7 +15,7 @@ export function BuildsTable({ builds, showProject, now }: { builds: Build[]; sho
             <Status status={build.status} />
           </td>
           <td>
-            <a href={buildHref(build)}>#{build.number}</a>
+            <a href={`/builds/${build.id}`}>#{build.number}</a>
           </td>
           {showProject ? (
             <td>

@@ -31,7 +31,7 @@ const STEP = '\u001b[32;1m$ ';
 // eslint-disable-next-line no-control-regex
 const MARKER = /\u001b\[0Ksection_(start|end):(\d+):([A-Za-z0-9_.-]+)\r\u001b\[0K/y;
 // eslint-disable-next-line no-control-regex
-export const MARKERS = /\u001b\[0Ksection_(?:start|end):\d+:[A-Za-z0-9_.-]+\r\u001b\[0K/g;
+const MARKERS = /\u001b\[0Ksection_(?:start|end):\d+:[A-Za-z0-9_.-]+\r\u001b\[0K/g;
 
 
 export class LogDocument {

@@ -1,3 +1,2 @@
-export { LogDocument } from './document.js';
+export { useJobLog } from './load.js';
 export { LogViewer } from './viewer.js';
-export { parseLine, plainText } from './ansi.js';

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { get, request } from '../api/client.js';
 import { events } from '../api/events.js';
 import type { LogPage } from '../api/types.js';
@@ -10,13 +10,13 @@ type Keyed = LogState & { key: string };
 
 /**
  * A job attempt's log: the whole text first (one raw read, however long), then what it
- * grows by, read from the byte offset reached whenever a job.log event says it grew.
+ * grows by, read from the byte offset reached whenever a job.log event says it grew. The
+ * server sends a job.log after every growth (the last one too), so no other event or
+ * timer needs to read it.
  */
-export function useJobLog(jobId: number, attempt: number, live: boolean): LogState {
+export function useJobLog(jobId: number, attempt: number): LogState {
   const key = `${jobId}/${attempt}`;
   const [state, setState] = useState<Keyed>(() => ({ key, doc: new LogDocument(), version: 0, loading: attempt > 0, error: null, openMs: null }));
-  const liveRef = useRef(live);
-  liveRef.current = live;
   useEffect(() => {
     const doc = new LogDocument();
     const abort = new AbortController();
@@ -30,10 +30,10 @@ export function useJobLog(jobId: number, attempt: number, live: boolean): LogSta
     const fail = (error: unknown) => {
       if (!abort.signal.aborted) publish({ error: error instanceof Error ? error : new Error(String(error)), loading: false });
     };
-    // Reads from the offset reached until the end known now; one read at a time.
+    // Reads from the offset reached until the end known now; one read at a time. A growth
+    // told during the first read or another read is read once that one ends.
     const readMore = async (): Promise<void> => {
-      if (!ready) return;
-      if (reading) {
+      if (!ready || reading) {
         again = true;
         return;
       }
@@ -54,11 +54,14 @@ export function useJobLog(jobId: number, attempt: number, live: boolean): LogSta
       }
     };
     const unsubscribe = events.subscribe((event) => {
-      if (event.payload.jobId !== jobId) return;
-      if (event.type === 'job.log' && (event.payload.attempt === undefined || event.payload.attempt === attempt)) {
-        if (typeof event.payload.size === 'number' && event.payload.size <= doc.byteOffset) return;
-        readMore().catch(fail);
-      } else if (event.type === 'job.updated') readMore().catch(fail);
+      if (event.type !== 'job.log' || event.payload.jobId !== jobId || event.payload.attempt !== attempt) return;
+      if (typeof event.payload.size === 'number' && event.payload.size <= doc.byteOffset) return;
+      readMore().catch(fail);
+    });
+    // The stream's first connection tells only what happens after it is made (a reconnect
+    // resumes): a growth before that, while this page was already reading, is read then.
+    const stopWatching = events.onStatus((connected) => {
+      if (connected) readMore().catch(fail);
     });
     void (async () => {
       const response = await request('GET', `/api/v1/jobs/${jobId}/log/raw?attempt=${attempt}`, undefined, { signal: abort.signal });
@@ -67,11 +70,12 @@ export function useJobLog(jobId: number, attempt: number, live: boolean): LogSta
       doc.append(new TextDecoder().decode(buffer), buffer.byteLength);
       ready = true;
       publish({ loading: false, openMs: performance.now() - started });
-      if (liveRef.current) await readMore();
+      if (again) await readMore();
     })().catch(fail);
     return () => {
       abort.abort();
       unsubscribe();
+      stopWatching();
     };
   }, [jobId, attempt, key]);
   // Until the effect for a new attempt has run, the state still holds the last one's log.

@@ -3,7 +3,7 @@ import type { LogDocument } from './document.js';
 import { lastAtOrBefore } from './sorted.js';
 
 /** Matching lines kept at most: the count says "100000+" beyond, and next/prev stay within. */
-export const MAX_MATCHED_LINES = 100_000;
+const MAX_MATCHED_LINES = 100_000;
 
 export type SearchResult = { query: string; lines: Uint32Array; total: number; capped: boolean };
 

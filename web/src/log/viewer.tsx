@@ -6,7 +6,7 @@ import { searchLog, type SearchResult } from './search.js';
 import { foldsHiding, shownIndex, visibleLines } from './visible.js';
 
 /** Each row is one line high (CSS: .log-row), so any line's position is known without measuring. */
-export const ROW_PX = 20;
+const ROW_PX = 20;
 // Browsers cap an element's height (Chrome ~33 M px, Firefox ~17 M px); beyond this the
 // scrollbar maps proportionally onto the lines.
 const MAX_SCROLL_PX = 8_000_000;
@@ -147,17 +147,14 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
     revealLine(selected);
   }, [version, selected, doc, revealLine, onFollow]);
 
+  // Searched again as a live log grows: matches are only added after the earlier ones, so
+  // the match stepped to stays where it is (a new query starts over: see the search input).
   useEffect(() => {
     if (query === '') {
       setResult(null);
-      setCurrent(-1);
       return;
     }
-    const timer = setTimeout(() => {
-      const found = searchLog(doc, query);
-      setResult(found);
-      setCurrent(-1);
-    }, 150);
+    const timer = setTimeout(() => setResult(searchLog(doc, query)), 150);
     return () => clearTimeout(timer);
   }, [query, doc, version]);
 
@@ -243,7 +240,10 @@ export function LogViewer({ doc, version, live, follow, onFollow, toolbar }: Pro
           placeholder="Search the log"
           aria-label="Search the log"
           value={query}
-          onInput={(e) => setQuery(e.currentTarget.value)}
+          onInput={(e) => {
+            setQuery(e.currentTarget.value);
+            setCurrent(-1);
+          }}
           onKeyDown={(e) => {
             if (e.key === 'Enter') {
               e.preventDefault();

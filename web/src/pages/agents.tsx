@@ -1,5 +1,5 @@
 import type { JSX } from 'preact';
-import { enc, getUnlessMissing } from '../api/client.js';
+import { enc, get } from '../api/client.js';
 import type { Agent } from '../api/types.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
 import { classed, Table } from '../components/table.js';
@@ -8,9 +8,8 @@ import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 
 const STATES = ['busy', 'idle', 'provisioning', 'unreachable'] as const;
 
-async function loadAgents(signal: AbortSignal): Promise<Agent[] | null> {
-  const answer = await getUnlessMissing<{ items: Agent[] } | Agent[]>('/api/v1/agents', signal);
-  return answer === null || Array.isArray(answer) ? answer : answer.items;
+async function loadAgents(signal: AbortSignal): Promise<Agent[]> {
+  return (await get<{ items: Agent[] }>('/api/v1/agents', signal)).items;
 }
 
 function groupKey(agent: Agent): string {
@@ -29,7 +28,6 @@ export function AgentsPage(): JSX.Element {
       <h1>Agents</h1>
       <ErrorBox error={agents.error} />
       {agents.loading && agents.data === null ? <Loading what="agents" /> : null}
-      {!agents.loading && agents.data === null && agents.error === null ? <Empty>This server does not list agents.</Empty> : null}
       {agents.data !== null && agents.data.length === 0 ? <Empty>No agent is connected or being launched. Engines launch agents when jobs are queued.</Empty> : null}
       {[...groups.entries()].map(([key, list]) => (
         <Card key={key} title={key} id={`group-${key.replace(/\W+/g, '-')}`} actions={<span class="counts">{STATES.map((s) => `${list.filter((a) => a.state === s).length} ${s}`).join(' · ')}</span>}>

@@ -1,44 +1,14 @@
 import type { JSX } from 'preact';
 import { buildIdByNumber } from '../api/builds.js';
-import { api, enc, get } from '../api/client.js';
-import type { BuildWithJobs, Job } from '../api/types.js';
+import { enc, get } from '../api/client.js';
+import type { BuildWithJobs } from '../api/types.js';
+import { ActionButton, JobActions } from '../components/actions.js';
 import { PipelineGraph, stagesOf } from '../components/graph.js';
 import { Card, ErrorBox, Loading, Unloaded } from '../components/common.js';
 import { Status } from '../components/status.js';
 import { ago, duration, elapsed, exact, isFinished, shortSha } from '../format.js';
-import { useEvents, useLoad, useNow, useSubmit, useTitle } from '../hooks.js';
+import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 import { navigate } from '../router.js';
-
-/** A button for an action of the API; shows its error next to it. */
-export function ActionButton({ label, path, onDone, primary = false, confirm }: { label: string; path: string; onDone(answer: unknown): void; primary?: boolean; confirm?: string }): JSX.Element {
-  const { busy, error, run } = useSubmit();
-  const click = () => {
-    if (confirm !== undefined && !window.confirm(confirm)) return;
-    void run(async () => onDone(await api<unknown>('POST', path)));
-  };
-  return (
-    <span class="action">
-      <button type="button" class={primary ? 'primary' : undefined} disabled={busy} onClick={click}>
-        {label}
-      </button>
-      {error === null ? null : (
-        <span class="error-inline" role="alert">
-          {error.message}
-        </span>
-      )}
-    </span>
-  );
-}
-
-function JobActions({ job, reload }: { job: Job; reload(): void }): JSX.Element {
-  return (
-    <span class="actions">
-      {job.status === 'manual' ? <ActionButton label="Run" path={`/api/v1/jobs/${job.id}/play`} onDone={reload} /> : null}
-      {['created', 'pending', 'running', 'scheduled'].includes(job.status) ? <ActionButton label="Cancel" path={`/api/v1/jobs/${job.id}/cancel`} onDone={reload} /> : null}
-      {['failed', 'canceled'].includes(job.status) ? <ActionButton label="Retry" path={`/api/v1/jobs/${job.id}/retry`} onDone={reload} /> : null}
-    </span>
-  );
-}
 
 function JobsByStage({ build, now, reload }: { build: BuildWithJobs; now: number; reload(): void }): JSX.Element {
   return (
@@ -57,7 +27,9 @@ function JobsByStage({ build, now, reload }: { build: BuildWithJobs; now: number
                   </a>
                   <span class="muted num">{duration(elapsed(job.startedAt, job.finishedAt, now))}</span>
                   {job.failure === null ? null : <span class="failure">{job.failure.kind === 'script_failure' ? `exit ${job.failure.exitCode ?? '?'}` : job.failure.kind.replace('_', ' ')}</span>}
-                  <JobActions job={job} reload={reload} />
+                  <span class="actions">
+                    <JobActions job={job} onDone={reload} />
+                  </span>
                 </li>
               ))}
           </ul>

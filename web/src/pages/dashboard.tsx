@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { recentBuilds } from '../api/builds.js';
-import { getUnlessMissing } from '../api/client.js';
+import { get } from '../api/client.js';
 import type { AgentCounts, CapacitySample, Stats } from '../api/types.js';
 import { BuildsTable } from '../components/builds-table.js';
 import { CapacityChart } from '../components/chart.js';
@@ -13,7 +13,7 @@ import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
 // Stats are samples over time: a refresh every 10 s keeps the chart moving between events.
 const STATS_REFRESH_MS = 10_000;
 
-const loadStats = (signal: AbortSignal) => getUnlessMissing<Stats>('/api/v1/stats', signal);
+const loadStats = (signal: AbortSignal) => get<Stats>('/api/v1/stats', signal);
 
 function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   if (rows.length === 0) return <Empty>No engine has launched agents yet.</Empty>;
@@ -32,10 +32,10 @@ function AgentTable({ rows }: { rows: AgentCounts[] }): JSX.Element {
   );
 }
 
-/** The samples, and the agents counted now as the newest point (samples come every 15 s). */
-function withNow(stats: Stats, now: number): CapacitySample[] {
-  const total = (key: 'busy' | 'idle' | 'provisioning') => stats.agents.reduce((n, row) => n + row[key], 0);
-  return [...stats.capacity, { at: now, busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') }];
+/** The agents counted now, over every engine and template: the tile, and the chart's newest point (samples come every 15 s). */
+function agentTotals(rows: AgentCounts[]): Pick<CapacitySample, 'busy' | 'idle' | 'provisioning'> {
+  const total = (key: 'busy' | 'idle' | 'provisioning') => rows.reduce((n, row) => n + row[key], 0);
+  return { busy: total('busy'), idle: total('idle'), provisioning: total('provisioning') };
 }
 
 export function Dashboard(): JSX.Element {
@@ -43,13 +43,15 @@ export function Dashboard(): JSX.Element {
   const now = useNow();
   const builds = useLoad((signal) => recentBuilds(15, signal), []);
   const stats = useLoad(loadStats, []);
-  useEvents((e) => e.type.startsWith('build.') || e.type === 'job.updated', builds.reload, 500);
+  // A build's row changes only with its build.* events (durations tick on the clock): its jobs' events don't touch it.
+  useEvents((e) => e.type.startsWith('build.'), builds.reload, 500);
   useEvents((e) => e.type === 'agent.updated' || e.type === 'job.updated', stats.reload, 1000);
   useEffect(() => {
     const timer = setInterval(stats.reload, STATS_REFRESH_MS);
     return () => clearInterval(timer);
   }, [stats.reload]);
   const s = stats.data;
+  const agentsNow = agentTotals(s?.agents ?? []);
   return (
     <main id="main" class="page">
       <h1>Dashboard</h1>
@@ -71,7 +73,7 @@ export function Dashboard(): JSX.Element {
         <div class="tile">
           <span class="tile-label">Agents busy / idle / provisioning</span>
           <span class="tile-value">
-            {s === null ? '—' : ['busy', 'idle', 'provisioning'].map((k) => s.agents.reduce((n, row) => n + (row[k as 'busy'] ?? 0), 0)).join(' / ')}
+            {s === null ? '—' : `${agentsNow.busy} / ${agentsNow.idle} / ${agentsNow.provisioning}`}
           </span>
         </div>
       </div>
@@ -82,7 +84,7 @@ export function Dashboard(): JSX.Element {
       <div class="columns">
         <Card title="Capacity, last hour" id="capacity">
           <ErrorBox error={stats.error} />
-          {stats.loading && s === null ? <Loading what="capacity" /> : s === null ? <Empty>This server does not report statistics.</Empty> : <CapacityChart samples={withNow(s, now)} now={now} />}
+          {s === null ? <Loading what="capacity" /> : <CapacityChart samples={[...s.capacity, { at: now, ...agentsNow }]} now={now} />}
         </Card>
         <Card title="Agents per engine and template" id="agent-counts" actions={<a href="/agents">All agents</a>}>
           {s === null ? <Empty>—</Empty> : <AgentTable rows={s.agents} />}

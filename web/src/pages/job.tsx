@@ -2,16 +2,16 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { download, enc, get, getUnlessMissing, q } from '../api/client.js';
 import type { ArtifactList, Build, Job } from '../api/types.js';
+import { JobActions } from '../components/actions.js';
 import { Card, Empty, ErrorBox, Loading, Unloaded } from '../components/common.js';
 import { Status } from '../components/status.js';
 import { bytes, duration, elapsed, isFinished } from '../format.js';
 import { useEvents, useLoad, useNow, useTitle } from '../hooks.js';
-import { LogViewer } from '../log/index.js';
-import { useJobLog } from '../log/load.js';
-import { ActionButton } from './build.js';
+import { LogViewer, useJobLog } from '../log/index.js';
 
-function Artifacts({ jobId, finished }: { jobId: number; finished: boolean }): JSX.Element {
-  const list = useLoad((signal) => getUnlessMissing<ArtifactList>(`/api/v1/jobs/${jobId}/artifacts`, signal), [jobId, finished]);
+/** A finished job's artifacts (the page shows them once the job has finished: none are kept before). */
+function Artifacts({ jobId }: { jobId: number }): JSX.Element {
+  const list = useLoad((signal) => getUnlessMissing<ArtifactList>(`/api/v1/jobs/${jobId}/artifacts`, signal), [jobId]);
   const [error, setError] = useState<Error | null>(null);
   const files = (list.data?.entries ?? []).filter((e) => e.type === 'file');
   const fetchFile = (path: string) => download(`/api/v1/jobs/${jobId}/artifacts/file${q({ path })}`, path.split('/').pop() ?? 'artifact').catch((e: unknown) => setError(e as Error));
@@ -56,7 +56,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
   useEvents((e) => e.type === 'job.updated' && e.payload.jobId === id, job.reload, 100);
   const live = j !== null && !isFinished(j.status);
   const [follow, setFollow] = useState(true);
-  const log = useJobLog(id, j?.attempts ?? 0, live);
+  const log = useJobLog(id, j?.attempts ?? 0);
   useEffect(() => {
     // For measurements (the browser test): how long the log took, and when it was shown.
     if (log.openMs !== null) {
@@ -86,9 +86,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
           {j.attempts > 1 ? ` · attempt ${j.attempts}` : ''}
         </span>
         <span class="spacer" />
-        {j.status === 'manual' ? <ActionButton label="Run" path={`/api/v1/jobs/${id}/play`} onDone={job.reload} primary /> : null}
-        {live && j.status !== 'manual' ? <ActionButton label="Cancel" path={`/api/v1/jobs/${id}/cancel`} onDone={job.reload} /> : null}
-        {['failed', 'canceled'].includes(j.status) ? <ActionButton label="Retry" path={`/api/v1/jobs/${id}/retry`} onDone={job.reload} /> : null}
+        <JobActions job={j} onDone={job.reload} primaryRun />
       </div>
       {j.failure === null ? null : (
         <p class="notice" role="note">
@@ -114,7 +112,7 @@ export function JobPage({ id }: { id: number }): JSX.Element {
           }
         />
       )}
-      {isFinished(j.status) ? <Artifacts jobId={id} finished /> : null}
+      {isFinished(j.status) ? <Artifacts jobId={id} /> : null}
     </main>
   );
 }

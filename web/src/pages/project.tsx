@@ -10,7 +10,7 @@ import { navigate, type Location } from '../router.js';
 const STATUSES = ['created', 'pending', 'running', 'success', 'failed', 'canceled', 'error', 'skipped'];
 
 /** "A=1\nB=two" → { A: '1', B: 'two' }; blank lines are ignored. */
-export function parseVariables(text: string): Record<string, string> {
+function parseVariables(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

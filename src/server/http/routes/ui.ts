@@ -8,7 +8,7 @@ import type { ServerConfig } from '../../config/index.js';
 import { defineRoute, type AnyRoute } from '../route.js';
 
 /** This install's built web UI: `npm run build` writes it to the package's dist/web. */
-export function defaultUiDir(): string {
+function defaultUiDir(): string {
   // dist/src/server/http/routes/ → dist/web
   return fileURLToPath(new URL('../../../../web', import.meta.url));
 }
