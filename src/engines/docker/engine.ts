@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { SlipwayError } from '../../errors/index.js';
+import { singleFlight } from '../single-flight.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent, TaskState } from '../types.js';
 import { daemonFailure, dockerClient, statusOf, unlessGone } from './client.js';
 import { IMAGE_TEMPLATE_NAME, publicTemplate, resolveConfig, type DockerEngineConfig, type RunTemplate } from './config.js';
@@ -53,7 +54,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const foundExited = new Set<string>();
   const stopping = new Set<string>();
   const listeners = new Set<(event: TaskEvent) => void>();
-  const stops = new Map<string, Promise<void>>();
+  const stops = singleFlight<void>();
   let closed = false;
   let daemonDown = false;
   let polling = false;
@@ -338,11 +339,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
     list,
     stop(taskId) {
       if (!isTaskId(taskId)) return Promise.resolve(); // not one of ours: nothing to stop
-      const running = stops.get(taskId);
-      if (running !== undefined) return running;
-      const stoppingTask = guard(`stop task ${taskId}`, stopTask(taskId)).finally(() => stops.delete(taskId));
-      stops.set(taskId, stoppingTask);
-      return stoppingTask;
+      return stops(taskId, () => guard(`stop task ${taskId}`, stopTask(taskId)));
     },
     onTaskEvent(listener) {
       listeners.add(listener);

@@ -8,6 +8,7 @@ import { resolveConfig, type LocalEngineConfig } from './config.js';
 import { isTaskId, markerFiles, newTaskId, type Marker } from './markers.js';
 import { GROUP_RECORD_FILE, endRecordedGroups, groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
 import { agentArgs } from '../agent-command.js';
+import { singleFlight } from '../single-flight.js';
 import { spawnAgent } from './spawn.js';
 
 /**
@@ -50,7 +51,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
   /** Tasks whose `exited` event this instance has sent: at most once each. */
   const announced = new Set<string>();
   const listeners = new Set<(event: TaskEvent) => void>();
-  const stops = new Map<string, Promise<void>>();
+  const stops = singleFlight<void>();
   const locks = new Map<string, Promise<void>>();
   let timer: NodeJS.Timeout | null = null;
   let polling = false;
@@ -288,11 +289,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
     list,
     stop(taskId) {
       if (!isTaskId(taskId)) return Promise.resolve(); // not one of ours: nothing to stop
-      const running = stops.get(taskId);
-      if (running !== undefined) return running;
-      const stopping = stopTask(taskId).finally(() => stops.delete(taskId));
-      stops.set(taskId, stopping);
-      return stopping;
+      return stops(taskId, () => stopTask(taskId));
     },
     onTaskEvent(listener) {
       listeners.add(listener);
