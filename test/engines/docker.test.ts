@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { execAsRoot } from '../../src/engines/docker/exec.js';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
@@ -110,6 +112,19 @@ if (options !== null) {
             assert.match(volumes, /\/var\/lib\/docker/);
           },
         ));
+
+      it('rejects a failed exec with the command\'s own output, without the stream\'s frame headers', () =>
+        withDocker({}, async (harness) => {
+          const launch = spec(harness);
+          const { taskId } = await harness.engine.launch(launch);
+          await started(harness, launch.agentName);
+          // 65 bytes: the frame header's size byte is 'A', a printable character.
+          const line = 'x'.repeat(64);
+          await assert.rejects(execAsRoot(new Docker().getContainer(taskId), ['sh', '-c', `echo ${line} >&2; exit 3`]), (error: Error) => {
+            assert.equal(error.message, `'sh -c echo ${line} >&2; exit 3' exited with 3: ${line}`);
+            return true;
+          });
+        }));
 
       it('runs the agent in an image without Node, with the runtime it mounts', () =>
         withDocker({}, async (harness) => {
