@@ -32,6 +32,24 @@ const options = await dockerSuiteOptions('docker engine');
 /** The relaxed options a Docker-in-Docker container needs where --privileged fails (see docs/docker.md). */
 const DIND_SECURITY = { capAdd: ['ALL'], capDrop: ['SYS_RESOURCE'], securityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'] };
 
+/**
+ * A copy of the fake agent under a name and with contents of its own: its runtime volume
+ * is one no other test prepares. Removed with its folder.
+ */
+async function freshAgentScript(prefix: string): Promise<{ dir: string; script: string; scriptName: string; remove: () => Promise<void> }> {
+  const folder = await tempDir(prefix);
+  const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
+  const script = path.join(folder.dir, scriptName);
+  await copyFile(FAKE_AGENT, script);
+  await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+  return { dir: folder.dir, script, scriptName, remove: folder.remove };
+}
+
+/** The name of the runtime volume a task's container mounts at /opt/slipway. */
+function runtimeVolumeOf(taskId: string): Promise<string> {
+  return docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+}
+
 if (options !== null) {
   const skip = options.skip;
   describe('docker', skip === undefined ? {} : { skip }, () => {
@@ -149,18 +167,14 @@ if (options !== null) {
         }));
 
       it('prepares the runtime volume once for concurrent launches', async () => {
-        // An agent script of its own makes a runtime volume no earlier test prepared.
-        const scripts = await tempDir('docker-runtime');
-        const script = path.join(scripts.dir, `fake-agent-${randomBytes(4).toString('hex')}.js`);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { script, remove } = await freshAgentScript('docker-runtime');
         let volume = '';
         await withDocker({ config: { runtime: { agentScript: script } } }, async (fresh) => {
           const since = Math.floor(Date.now() / 1000) - 1;
           const launches = [spec(fresh), spec(fresh), spec(fresh)];
           const tasks = await Promise.all(launches.map((launch) => fresh.engine.launch(launch)));
           for (const launch of launches) await started(fresh, launch.agentName);
-          volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', tasks[0]?.taskId ?? '');
+          volume = await runtimeVolumeOf(tasks[0]?.taskId ?? '');
           assert.match(volume, /^slipway-runtime-[0-9a-f]{16}$/);
           const hash = volume.slice('slipway-runtime-'.length);
           const until = Math.ceil(Date.now() / 1000) + 1;
@@ -169,17 +183,12 @@ if (options !== null) {
           assert.equal(await docker('volume', 'inspect', '--format', '{{index .Labels "slipway.kind"}}', volume), 'runtime');
         }).finally(async () => {
           if (volume !== '') await docker('volume', 'rm', volume);
-          await scripts.remove();
+          await remove();
         });
       });
 
       it('gives whole runtime files to the agents of two servers that fill an empty runtime volume at once', async () => {
-        // An agent script of its own makes a runtime volume no other test fills.
-        const scripts = await tempDir('docker-runtime-race');
-        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
-        const script = path.join(scripts.dir, scriptName);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { script, scriptName, remove } = await freshAgentScript('docker-runtime-race');
         const scriptHash = createHash('sha256').update(await readFile(script)).digest('hex');
         let volume = '';
         const first = await makeDockerHarness({ config: { runtime: { agentScript: script } } });
@@ -194,25 +203,21 @@ if (options !== null) {
             assert.equal(await dockerExec(taskId, `sha256sum /opt/slipway/${scriptName} | cut -d' ' -f1`), scriptHash);
             assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
           }
-          volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', tasks[0]?.taskId ?? '');
+          volume = await runtimeVolumeOf(tasks[0]?.taskId ?? '');
           assert.match(volume, /^slipway-runtime-[0-9a-f]{16}$/);
         } finally {
           await first.cleanup();
           await second.cleanup();
           if (volume !== '') await docker('volume', 'rm', volume);
-          await scripts.remove();
+          await remove();
         }
       });
 
       it('says an image cannot fill the runtime when it cannot run the runtime\'s node, and leaves one staging copy however often it tries', async () => {
-        const scripts = await tempDir('docker-runtime-empty');
-        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
-        const script = path.join(scripts.dir, scriptName);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { dir, script, scriptName, remove } = await freshAgentScript('docker-runtime-empty');
         // An image with no file at all: no loader for node.
         const empty = `slipway-test/empty:${randomBytes(4).toString('hex')}`;
-        const emptyTar = path.join(scripts.dir, 'empty.tar');
+        const emptyTar = path.join(dir, 'empty.tar');
         await writeFile(emptyTar, Buffer.alloc(1024)); // a tar archive's end: two zero blocks
         await docker('import', emptyTar, empty);
         let volume = '';
@@ -229,12 +234,12 @@ if (options !== null) {
             const { taskId } = await harness.engine.launch(launch);
             await started(harness, launch.agentName);
             assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
-            volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+            volume = await runtimeVolumeOf(taskId);
           });
         } finally {
           if (volume !== '') await docker('volume', 'rm', volume);
           await docker('rmi', empty);
-          await scripts.remove();
+          await remove();
         }
       });
 
