@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { docker, dockerSuiteOptions } from '../engines/docker-support.js';
 import { waitFor } from '../support/wait.js';
@@ -13,11 +11,6 @@ const REGISTRY_PASSWORD = 'slipway-registry';
 
 const options = await dockerSuiteOptions('docker end-to-end tests');
 
-/** Skips (with the reason) while assignments carry no source archive: an image without git cannot check out. */
-function archiveSupport(): string | false {
-  const assignment = readFileSync(fileURLToPath(new URL('../../src/server/agents/assignment.js', import.meta.url)), 'utf8');
-  return assignment.includes('archiveUrl') ? false : "the server sends no source archive yet (the agent-source branch adds it): a job in an image without git cannot check out";
-}
 const isFinished = (build: BuildView): boolean => finished.includes(build.status);
 
 function jobNamed(build: BuildView, name: string): JobView {
@@ -134,7 +127,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
     );
   });
 
-  it('runs a job in slipway/base, an image without Node and git, from the source archive of the server', { skip: archiveSupport() }, async () => {
+  it('runs a job in slipway/base, an image without Node and git, from the source archive of the server', async () => {
     await withDockerScene(
       (dir) => 'engines:\n' + dockerEngine('docker', [template(dir, { name: 'base', labels: ['base'], image: 'slipway/base:bookworm', volumes: [] })]),
       async (s) => {
