@@ -63,10 +63,15 @@ export async function dockerSuiteOptions(suite: string): Promise<{ skip?: string
   return { skip: `${where}; start dockerd and build the images with scripts/test-env.sh and scripts/images.sh` };
 }
 
-/** Removes every container a test server made, whatever state it is in. */
+/** Removes every container a test server made, whatever state it is in, tolerating ones Docker is removing already. */
 export async function removeServerContainers(serverId: string): Promise<void> {
-  const ids = (await docker('ps', '-aq', '--filter', `label=slipway.server=${serverId}`)).split('\n').filter((id) => id !== '');
-  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids);
+  const list = async (): Promise<string[]> => (await docker('ps', '-aq', '--filter', `label=slipway.server=${serverId}`)).split('\n').filter((id) => id !== '');
+  for (const id of await list()) {
+    await docker('rm', '-f', '-v', id).catch((error: unknown) => {
+      if (!/already in progress|No such container/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+    });
+  }
+  await waitFor('the containers of the test server to be removed', async () => (await list()).length === 0, 30_000);
 }
 
 export type DockerHarness = EngineHarness & { serverId: string };
