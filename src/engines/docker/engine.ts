@@ -4,7 +4,7 @@ import { singleFlight } from '../single-flight.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent, TaskState } from '../types.js';
 import { daemonFailure, dockerClient, statusOf, unlessGone } from './client.js';
 import { IMAGE_TEMPLATE_NAME, publicTemplate, resolveConfig, type DockerEngineConfig, type RunTemplate } from './config.js';
-import { agentContainerOptions } from './container.js';
+import { agentContainerName, agentContainerOptions } from './container.js';
 import { dieEvents } from './events.js';
 import { imagePuller } from './images.js';
 import { LABEL, labelFilter } from './labels.js';
@@ -41,7 +41,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const services: ServicesContext = { docker, engineName: config.name, serverId: config.serverId, ensureImage, onError };
   const templates = config.templates.map(publicTemplate);
   const imageTemplate = config.imageTemplate === null ? null : publicTemplate(config.imageTemplate);
-  const taskPrefix = `slipway-${config.name}-`;
+  const taskPrefix = agentContainerName(config.name, '');
   /** Images launches found on the host. */
   const imagesSeen = new Set<string>();
   /** The daemon's host facts for capacity(), asked for at most every HOST_INFO_MS. */
@@ -150,7 +150,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
     if (image === null || image === '') {
       throw new SlipwayError('USAGE', `engine '${config.name}': template '${IMAGE_TEMPLATE_NAME}' runs the job's own image, and the launch names none`);
     }
-    const taskId = `${taskPrefix}${spec.agentName}`;
+    const taskId = agentContainerName(config.name, spec.agentName);
     const origin = spec.image === undefined || spec.image === null ? 'template' : 'job';
     // An image this engine found before is not looked for again (a round trip per launch):
     // the create says when it has gone since.

@@ -3,6 +3,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { ServiceSpec } from '../../pipeline/index.js';
 import type { ServiceTask } from '../types.js';
 import { statusOf, unlessGone } from './client.js';
+import { agentContainerName } from './container.js';
 import { execAsRoot } from './exec.js';
 import { LABEL, labelFilter } from './labels.js';
 
@@ -93,7 +94,7 @@ export async function removeServices(context: ServicesContext, attemptId: number
   const agents = new Set(containers.map((info) => info.Labels[LABEL.agent]).filter((name) => name !== undefined));
   for (const agentName of agents) {
     // A reused agent keeps its container; a later attempt must not find stale names there.
-    const agent = context.docker.getContainer(`slipway-${context.engineName}-${agentName}`);
+    const agent = context.docker.getContainer(agentContainerName(context.engineName, agentName));
     try {
       await execAsRoot(agent, ['sh', '-c', 'grep -v -- "$1\\$" /etc/hosts > /tmp/.slipway-hosts; cat /tmp/.slipway-hosts > /etc/hosts; rm -f /tmp/.slipway-hosts', 'sh', hostsMark(attemptId)]);
     } catch (error) {
