@@ -55,6 +55,8 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const stopping = new Set<string>();
   const listeners = new Set<(event: TaskEvent) => void>();
   const stops = singleFlight<void>();
+  /** Exited containers' last state, by container id: it no longer changes, and list() runs every pollMs. */
+  const finalStates = new Map<string, Docker.ContainerInspectInfo['State']>();
   let closed = false;
   let daemonDown = false;
   let polling = false;
@@ -229,6 +231,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   async function listTasks(): Promise<Listed[]> {
     const containers = await docker.listContainers({ all: true, filters: { label: labelFilter(config.serverId, config.name, `${LABEL.kind}=agent`) } });
     const tasks: Listed[] = [];
+    const exitedIds = new Set<string>();
     for (const summary of containers) {
       const taskId = (summary.Names[0] ?? '').replace(/^\//, '');
       if (!isTaskId(taskId)) continue;
@@ -236,10 +239,16 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       let exit: Exit | null = null;
       let finishedAt: number | null = null;
       if (state === 'exited') {
-        const info = await unlessGone(docker.getContainer(summary.Id).inspect());
-        if (info === null) continue; // removed meanwhile
-        exit = exitOf(taskId, info.State);
-        finishedAt = Date.parse(info.State.FinishedAt);
+        let final = finalStates.get(summary.Id);
+        if (final === undefined) {
+          const info = await unlessGone(docker.getContainer(summary.Id).inspect());
+          if (info === null) continue; // removed meanwhile
+          final = info.State;
+          finalStates.set(summary.Id, final);
+        }
+        exitedIds.add(summary.Id);
+        exit = exitOf(taskId, final);
+        finishedAt = Date.parse(final.FinishedAt);
       }
       tasks.push({
         id: taskId,
@@ -252,6 +261,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
         finishedAt,
       });
     }
+    for (const id of finalStates.keys()) if (!exitedIds.has(id)) finalStates.delete(id);
     return tasks.sort((a, b) => a.startedAt - b.startedAt);
   }
 
