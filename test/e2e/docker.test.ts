@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { docker, dockerSuiteOptions } from '../engines/docker-support.js';
+import { docker, dockerSuiteOptions, TEST_REGISTRY } from '../engines/docker-support.js';
 import { waitFor } from '../support/wait.js';
 import { finished, type BuildView, type JobView } from './scene.js';
 import { dockerEngine, openDockerScene, pipelineFile, PRINT_TASK, taskOf, template, type DockerScene } from './docker-scene.js';
 
-const REGISTRY = '127.0.0.1:5000';
-const REGISTRY_USER = 'slipway';
-const REGISTRY_PASSWORD = 'slipway-registry';
+const { address: REGISTRY, username: REGISTRY_USER, password: REGISTRY_PASSWORD } = TEST_REGISTRY;
 
 const options = await dockerSuiteOptions('docker end-to-end tests');
 
@@ -230,7 +228,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
               services: [{ name: 'slipway/base:bookworm', alias: 'cache', entrypoint: ['sh', '-c', 'sleep 600'] }],
               script: ['grep -w cache /etc/hosts', 'echo service-reached', 'sleep 8'],
             },
-            broken: { labels: ['svc'], services: ['127.0.0.1:5000/slipway-missing:none'], script: ['echo never'] },
+            broken: { labels: ['svc'], services: [`${REGISTRY}/slipway-missing:none`], script: ['echo never'] },
           }),
         );
         const started = await s.trigger(name);
@@ -242,7 +240,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
         const broken = jobNamed(build, 'broken');
         assert.equal(broken.status, 'failed');
         assert.equal(broken.failure?.kind, 'system_failure');
-        assert.match(broken.failure?.message ?? '', /127\.0\.0\.1:5000\/slipway-missing:none/);
+        assert.ok(broken.failure?.message.includes(`${REGISTRY}/slipway-missing:none`), broken.failure?.message);
         await waitFor('the service container to be removed', async () => (await s.containers({ 'slipway.kind': 'service' })).length === 0, 30_000);
       },
     );

@@ -6,12 +6,9 @@ import { describe, it } from 'node:test';
 import { registryOf } from '../../src/engines/docker/registries.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
-import { BASE_IMAGE, configProblems, docker, dockerSuiteOptions, spec, started, withDocker } from './docker-support.js';
+import { BASE_IMAGE, configProblems, docker, dockerSuiteOptions, spec, started, TEST_REGISTRY, withDocker } from './docker-support.js';
 
-/** The registry of the test set-up (scripts/test-env.sh): basic auth, this user and password. */
-const REGISTRY = '127.0.0.1:5000';
-const USERNAME = 'slipway';
-const PASSWORD = 'slipway-registry';
+const { address: REGISTRY, username: USERNAME, password: PASSWORD } = TEST_REGISTRY;
 
 type Pushed = { repository: string; image: (tag: string) => string };
 

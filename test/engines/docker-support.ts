@@ -20,6 +20,8 @@ export const HOG_AGENT = fileURLToPath(new URL('./docker-hog.js', import.meta.ur
 export const BASE_IMAGE = 'slipway/base:bookworm';
 export const BUILD_IMAGE = 'slipway/build:bookworm';
 export const ENGINE_NAME = 'docker-test';
+/** The registry of the test set-up (scripts/test-env.sh): basic auth with this user and password. */
+export const TEST_REGISTRY = { address: '127.0.0.1:5000', username: 'slipway', password: 'slipway-registry' } as const;
 
 export async function docker(...args: string[]): Promise<string> {
   const { stdout } = await run('docker', args, { maxBuffer: 16 * 1024 * 1024 });

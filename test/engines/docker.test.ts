@@ -24,6 +24,7 @@ import {
   makeDockerHarness,
   spec,
   started,
+  TEST_REGISTRY,
   withDocker,
 } from './docker-support.js';
 
@@ -286,14 +287,14 @@ if (options !== null) {
 
       it('runs a job\'s own image with the image template, and names an image it cannot get', () =>
         // With the registry's credentials, which then answers that it has no such image.
-        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 }, registries: [{ address: '127.0.0.1:5000', username: 'slipway', password: 'slipway-registry' }] } }, async (harness) => {
+        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 }, registries: [TEST_REGISTRY] } }, async (harness) => {
           const { engine } = harness;
           assert.deepEqual(engine.imageTemplate, { name: 'job-image', labels: [], cpus: 0.5, memoryMiB: 128, maxAgents: 4, minIdle: 0, idleMinutes: 5, maxJobsPerAgent: 0, attributes: {}, image: null });
           const launch = { ...spec(harness), template: 'job-image' };
           await assert.rejects(engine.launch(launch), (error) => isSlipwayError(error, 'USAGE') && /names none/.test(error.message));
           const { taskId } = await engine.launch({ ...launch, image: BUILD_IMAGE });
           assert.equal(await docker('inspect', '--format', '{{.Config.Image}}', taskId), BUILD_IMAGE);
-          const missing = '127.0.0.1:5000/slipway/no-such-image:1';
+          const missing = `${TEST_REGISTRY.address}/slipway/no-such-image:1`;
           await assert.rejects(engine.launch({ ...spec(harness), template: 'job-image', image: missing }), (error) => {
             assert.ok(isSlipwayError(error, 'USAGE'), String(error));
             assert.ok(error.message.includes(`image '${missing}' is not on the Docker host`), error.message);
