@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { SlipwayError } from '../../errors/index.js';
+import { AGENT_NAME, checkAgentName } from '../agent-command.js';
 import { singleFlight } from '../single-flight.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent, TaskState } from '../types.js';
 import { daemonFailure, dockerClient, statusOf, unlessGone } from './client.js';
@@ -22,8 +23,6 @@ const MIB = 1024 * 1024;
 const HOST_INFO_MS = 60_000;
 
 type HostInfo = { Name: string; NCPU: number; MemTotal: number; OSType: string; Architecture: string };
-/** Agent names become container names; keep them to what Docker accepts there. */
-const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 type Exit = { exitCode: number | null; reason: string | null };
 
@@ -145,9 +144,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       const known = [...config.templates.map((candidate) => candidate.name), ...(config.imageTemplate === null ? [] : [IMAGE_TEMPLATE_NAME])];
       throw new SlipwayError('USAGE', `engine '${config.name}' has no agent template '${spec.template}'; it has ${known.map((name) => `'${name}'`).join(', ')}`);
     }
-    if (!AGENT_NAME.test(spec.agentName)) {
-      throw new SlipwayError('USAGE', `agent name '${spec.agentName}' must be up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
-    }
+    checkAgentName(spec.agentName);
     const image = spec.image ?? template.image;
     if (image === null || image === '') {
       throw new SlipwayError('USAGE', `engine '${config.name}': template '${IMAGE_TEMPLATE_NAME}' runs the job's own image, and the launch names none`);
