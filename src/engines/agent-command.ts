@@ -1,3 +1,4 @@
+import { SlipwayError } from '../errors/index.js';
 import type { AgentTemplate, LaunchSpec } from './types.js';
 
 /**
@@ -16,4 +17,14 @@ export function agentArgs(spec: LaunchSpec, template: AgentTemplate, workDir: st
     '--memory-mib', String(template.memoryMiB),
     '--work-dir', workDir,
   ];
+}
+
+/** Agent names become folder and container names: characters that are safe in both. */
+export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Rejects, with USAGE, an agent name an engine cannot use (see AGENT_NAME). */
+export function checkAgentName(agentName: string): void {
+  if (!AGENT_NAME.test(agentName)) {
+    throw new SlipwayError('USAGE', `agent name '${agentName}' must be up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { docker } from '../engines/docker-support.js';
+import { docker, removeServerContainers } from '../engines/docker-support.js';
 import { waitFor } from '../support/wait.js';
 import { openScene, type E2eTarget, type Scene, type SceneOptions } from './scene.js';
 
@@ -51,7 +51,7 @@ export async function openDockerScene(options: SceneOptions & { config: (dir: st
       try {
         await closeScene();
       } finally {
-        await removeLeftContainers(serverId);
+        await removeServerContainers(serverId);
       }
     },
     containers,
@@ -71,15 +71,4 @@ export function taskOf(log: string): string {
   const match = /^SLIPWAY_ENGINE_TASK_ID=(\S+)$/m.exec(log);
   if (match?.[1] === undefined) throw new Error(`the job did not print its engine task:\n${log}`);
   return match[1];
-}
-
-/** Removes every container of the server, tolerating ones Docker is removing already. */
-async function removeLeftContainers(serverId: string): Promise<void> {
-  const list = async (): Promise<string[]> => (await docker('ps', '-aq', '--filter', `label=slipway.server=${serverId}`)).split('\n').filter((id) => id !== '');
-  for (const id of await list()) {
-    await docker('rm', '-f', '-v', id).catch((error: unknown) => {
-      if (!/already in progress|No such container/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
-    });
-  }
-  await waitFor('the containers of the test server to be removed', async () => (await list()).length === 0, 30_000);
 }

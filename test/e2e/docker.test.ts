@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { docker, dockerSuiteOptions } from '../engines/docker-support.js';
+import { docker, dockerSuiteOptions, TEST_REGISTRY } from '../engines/docker-support.js';
 import { waitFor } from '../support/wait.js';
 import { finished, type BuildView, type JobView } from './scene.js';
 import { dockerEngine, openDockerScene, pipelineFile, PRINT_TASK, taskOf, template, type DockerScene } from './docker-scene.js';
 
-const REGISTRY = '127.0.0.1:5000';
-const REGISTRY_USER = 'slipway';
-const REGISTRY_PASSWORD = 'slipway-registry';
+const { address: REGISTRY, username: REGISTRY_USER, password: REGISTRY_PASSWORD } = TEST_REGISTRY;
 
 const options = await dockerSuiteOptions('docker end-to-end tests');
 
-/** Skips (with the reason) while assignments carry no source archive: an image without git cannot check out. */
-function archiveSupport(): string | false {
-  const assignment = readFileSync(fileURLToPath(new URL('../../src/server/agents/assignment.js', import.meta.url)), 'utf8');
-  return assignment.includes('archiveUrl') ? false : "the server sends no source archive yet (the agent-source branch adds it): a job in an image without git cannot check out";
-}
 const isFinished = (build: BuildView): boolean => finished.includes(build.status);
 
 function jobNamed(build: BuildView, name: string): JobView {
@@ -134,7 +125,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
     );
   });
 
-  it('runs a job in slipway/base, an image without Node and git, from the source archive of the server', { skip: archiveSupport() }, async () => {
+  it('runs a job in slipway/base, an image without Node and git, from the source archive of the server', async () => {
     await withDockerScene(
       (dir) => 'engines:\n' + dockerEngine('docker', [template(dir, { name: 'base', labels: ['base'], image: 'slipway/base:bookworm', volumes: [] })]),
       async (s) => {
@@ -237,7 +228,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
               services: [{ name: 'slipway/base:bookworm', alias: 'cache', entrypoint: ['sh', '-c', 'sleep 600'] }],
               script: ['grep -w cache /etc/hosts', 'echo service-reached', 'sleep 8'],
             },
-            broken: { labels: ['svc'], services: ['127.0.0.1:5000/slipway-missing:none'], script: ['echo never'] },
+            broken: { labels: ['svc'], services: [`${REGISTRY}/slipway-missing:none`], script: ['echo never'] },
           }),
         );
         const started = await s.trigger(name);
@@ -249,7 +240,7 @@ describe('Slipway end to end with docker engines', options ?? { skip: 'Docker is
         const broken = jobNamed(build, 'broken');
         assert.equal(broken.status, 'failed');
         assert.equal(broken.failure?.kind, 'system_failure');
-        assert.match(broken.failure?.message ?? '', /127\.0\.0\.1:5000\/slipway-missing:none/);
+        assert.ok(broken.failure?.message.includes(`${REGISTRY}/slipway-missing:none`), broken.failure?.message);
         await waitFor('the service container to be removed', async () => (await s.containers({ 'slipway.kind': 'service' })).length === 0, 30_000);
       },
     );

@@ -6,13 +6,9 @@ import { describe, it } from 'node:test';
 import { registryOf } from '../../src/engines/docker/registries.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
-import { fileExists, waitFor } from '../support/wait.js';
-import { BASE_IMAGE, configProblems, docker, dockerSuiteOptions, spec, withDocker } from './docker-support.js';
+import { BASE_IMAGE, configProblems, docker, dockerSuiteOptions, spec, started, TEST_REGISTRY, withDocker } from './docker-support.js';
 
-/** The registry of the test set-up (scripts/test-env.sh): basic auth, this user and password. */
-const REGISTRY = '127.0.0.1:5000';
-const USERNAME = 'slipway';
-const PASSWORD = 'slipway-registry';
+const { address: REGISTRY, username: USERNAME, password: PASSWORD } = TEST_REGISTRY;
 
 type Pushed = { repository: string; image: (tag: string) => string };
 
@@ -109,7 +105,7 @@ if (options !== null) {
           await withDocker({ template: { image: pushed.image('agent') }, config: { registries: [{ address: REGISTRY, username: USERNAME, passwordFile }] } }, async (harness) => {
             const launch = spec(harness);
             const { taskId } = await harness.engine.launch(launch);
-            await waitFor(`${launch.agentName} to start`, () => fileExists(path.join(harness.sharedDir, `${launch.agentName}.json`)), 60_000);
+            await started(harness, launch.agentName);
             assert.equal(await docker('inspect', '--format', '{{.Config.Image}}', taskId), pushed.image('agent'));
             const labels = await docker('inspect', '--format', '{{json .Config.Labels}} {{json .Config.Env}}', taskId);
             assert.ok(!labels.includes(PASSWORD), 'the password is neither in the labels nor in the environment');

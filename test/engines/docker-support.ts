@@ -20,6 +20,8 @@ export const HOG_AGENT = fileURLToPath(new URL('./docker-hog.js', import.meta.ur
 export const BASE_IMAGE = 'slipway/base:bookworm';
 export const BUILD_IMAGE = 'slipway/build:bookworm';
 export const ENGINE_NAME = 'docker-test';
+/** The registry of the test set-up (scripts/test-env.sh): basic auth with this user and password. */
+export const TEST_REGISTRY = { address: '127.0.0.1:5000', username: 'slipway', password: 'slipway-registry' } as const;
 
 export async function docker(...args: string[]): Promise<string> {
   const { stdout } = await run('docker', args, { maxBuffer: 16 * 1024 * 1024 });
@@ -63,10 +65,15 @@ export async function dockerSuiteOptions(suite: string): Promise<{ skip?: string
   return { skip: `${where}; start dockerd and build the images with scripts/test-env.sh and scripts/images.sh` };
 }
 
-/** Removes every container a test server made, whatever state it is in. */
+/** Removes every container a test server made, whatever state it is in, tolerating ones Docker is removing already. */
 export async function removeServerContainers(serverId: string): Promise<void> {
-  const ids = (await docker('ps', '-aq', '--filter', `label=slipway.server=${serverId}`)).split('\n').filter((id) => id !== '');
-  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids);
+  const list = async (): Promise<string[]> => (await docker('ps', '-aq', '--filter', `label=slipway.server=${serverId}`)).split('\n').filter((id) => id !== '');
+  for (const id of await list()) {
+    await docker('rm', '-f', '-v', id).catch((error: unknown) => {
+      if (!/already in progress|No such container/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+    });
+  }
+  await waitFor('the containers of the test server to be removed', async () => (await list()).length === 0, 30_000);
 }
 
 export type DockerHarness = EngineHarness & { serverId: string };

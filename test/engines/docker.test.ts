@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { execAsRoot } from '../../src/engines/docker/exec.js';
 import { createDockerEngine, dockerEngineConfigSchema, type TaskEvent } from '../../src/engines/index.js';
 import { isSlipwayError } from '../../src/errors/index.js';
 import { tempDir } from '../support/git-repo.js';
@@ -22,6 +24,7 @@ import {
   makeDockerHarness,
   spec,
   started,
+  TEST_REGISTRY,
   withDocker,
 } from './docker-support.js';
 
@@ -29,6 +32,24 @@ const options = await dockerSuiteOptions('docker engine');
 
 /** The relaxed options a Docker-in-Docker container needs where --privileged fails (see docs/docker.md). */
 const DIND_SECURITY = { capAdd: ['ALL'], capDrop: ['SYS_RESOURCE'], securityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'] };
+
+/**
+ * A copy of the fake agent under a name and with contents of its own: its runtime volume
+ * is one no other test prepares. Removed with its folder.
+ */
+async function freshAgentScript(prefix: string): Promise<{ dir: string; script: string; scriptName: string; remove: () => Promise<void> }> {
+  const folder = await tempDir(prefix);
+  const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
+  const script = path.join(folder.dir, scriptName);
+  await copyFile(FAKE_AGENT, script);
+  await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+  return { dir: folder.dir, script, scriptName, remove: folder.remove };
+}
+
+/** The name of the runtime volume a task's container mounts at /opt/slipway. */
+function runtimeVolumeOf(taskId: string): Promise<string> {
+  return docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+}
 
 if (options !== null) {
   const skip = options.skip;
@@ -111,6 +132,19 @@ if (options !== null) {
           },
         ));
 
+      it('rejects a failed exec with the command\'s own output, without the stream\'s frame headers', () =>
+        withDocker({}, async (harness) => {
+          const launch = spec(harness);
+          const { taskId } = await harness.engine.launch(launch);
+          await started(harness, launch.agentName);
+          // 65 bytes: the frame header's size byte is 'A', a printable character.
+          const line = 'x'.repeat(64);
+          await assert.rejects(execAsRoot(new Docker().getContainer(taskId), ['sh', '-c', `echo ${line} >&2; exit 3`]), (error: Error) => {
+            assert.equal(error.message, `'sh -c echo ${line} >&2; exit 3' exited with 3: ${line}`);
+            return true;
+          });
+        }));
+
       it('runs the agent in an image without Node, with the runtime it mounts', () =>
         withDocker({}, async (harness) => {
           const launch = spec(harness);
@@ -134,18 +168,14 @@ if (options !== null) {
         }));
 
       it('prepares the runtime volume once for concurrent launches', async () => {
-        // An agent script of its own makes a runtime volume no earlier test prepared.
-        const scripts = await tempDir('docker-runtime');
-        const script = path.join(scripts.dir, `fake-agent-${randomBytes(4).toString('hex')}.js`);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { script, remove } = await freshAgentScript('docker-runtime');
         let volume = '';
         await withDocker({ config: { runtime: { agentScript: script } } }, async (fresh) => {
           const since = Math.floor(Date.now() / 1000) - 1;
           const launches = [spec(fresh), spec(fresh), spec(fresh)];
           const tasks = await Promise.all(launches.map((launch) => fresh.engine.launch(launch)));
           for (const launch of launches) await started(fresh, launch.agentName);
-          volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', tasks[0]?.taskId ?? '');
+          volume = await runtimeVolumeOf(tasks[0]?.taskId ?? '');
           assert.match(volume, /^slipway-runtime-[0-9a-f]{16}$/);
           const hash = volume.slice('slipway-runtime-'.length);
           const until = Math.ceil(Date.now() / 1000) + 1;
@@ -154,17 +184,12 @@ if (options !== null) {
           assert.equal(await docker('volume', 'inspect', '--format', '{{index .Labels "slipway.kind"}}', volume), 'runtime');
         }).finally(async () => {
           if (volume !== '') await docker('volume', 'rm', volume);
-          await scripts.remove();
+          await remove();
         });
       });
 
       it('gives whole runtime files to the agents of two servers that fill an empty runtime volume at once', async () => {
-        // An agent script of its own makes a runtime volume no other test fills.
-        const scripts = await tempDir('docker-runtime-race');
-        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
-        const script = path.join(scripts.dir, scriptName);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { script, scriptName, remove } = await freshAgentScript('docker-runtime-race');
         const scriptHash = createHash('sha256').update(await readFile(script)).digest('hex');
         let volume = '';
         const first = await makeDockerHarness({ config: { runtime: { agentScript: script } } });
@@ -179,25 +204,21 @@ if (options !== null) {
             assert.equal(await dockerExec(taskId, `sha256sum /opt/slipway/${scriptName} | cut -d' ' -f1`), scriptHash);
             assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
           }
-          volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', tasks[0]?.taskId ?? '');
+          volume = await runtimeVolumeOf(tasks[0]?.taskId ?? '');
           assert.match(volume, /^slipway-runtime-[0-9a-f]{16}$/);
         } finally {
           await first.cleanup();
           await second.cleanup();
           if (volume !== '') await docker('volume', 'rm', volume);
-          await scripts.remove();
+          await remove();
         }
       });
 
       it('says an image cannot fill the runtime when it cannot run the runtime\'s node, and leaves one staging copy however often it tries', async () => {
-        const scripts = await tempDir('docker-runtime-empty');
-        const scriptName = `fake-agent-${randomBytes(4).toString('hex')}.js`;
-        const script = path.join(scripts.dir, scriptName);
-        await copyFile(FAKE_AGENT, script);
-        await appendFile(script, `\n// ${randomBytes(8).toString('hex')}\n`);
+        const { dir, script, scriptName, remove } = await freshAgentScript('docker-runtime-empty');
         // An image with no file at all: no loader for node.
         const empty = `slipway-test/empty:${randomBytes(4).toString('hex')}`;
-        const emptyTar = path.join(scripts.dir, 'empty.tar');
+        const emptyTar = path.join(dir, 'empty.tar');
         await writeFile(emptyTar, Buffer.alloc(1024)); // a tar archive's end: two zero blocks
         await docker('import', emptyTar, empty);
         let volume = '';
@@ -214,12 +235,12 @@ if (options !== null) {
             const { taskId } = await harness.engine.launch(launch);
             await started(harness, launch.agentName);
             assert.deepEqual((await dockerExec(taskId, 'ls -A /opt/slipway')).split('\n').sort(), ['.complete', 'node', scriptName].sort());
-            volume = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Destination "/opt/slipway"}}{{.Name}}{{end}}{{end}}', taskId);
+            volume = await runtimeVolumeOf(taskId);
           });
         } finally {
           if (volume !== '') await docker('volume', 'rm', volume);
           await docker('rmi', empty);
-          await scripts.remove();
+          await remove();
         }
       });
 
@@ -266,14 +287,14 @@ if (options !== null) {
 
       it('runs a job\'s own image with the image template, and names an image it cannot get', () =>
         // With the registry's credentials, which then answers that it has no such image.
-        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 }, registries: [{ address: '127.0.0.1:5000', username: 'slipway', password: 'slipway-registry' }] } }, async (harness) => {
+        withDocker({ config: { imageTemplate: { network: 'none', cpus: 0.5, memoryMiB: 128 }, registries: [TEST_REGISTRY] } }, async (harness) => {
           const { engine } = harness;
           assert.deepEqual(engine.imageTemplate, { name: 'job-image', labels: [], cpus: 0.5, memoryMiB: 128, maxAgents: 4, minIdle: 0, idleMinutes: 5, maxJobsPerAgent: 0, attributes: {}, image: null });
           const launch = { ...spec(harness), template: 'job-image' };
           await assert.rejects(engine.launch(launch), (error) => isSlipwayError(error, 'USAGE') && /names none/.test(error.message));
           const { taskId } = await engine.launch({ ...launch, image: BUILD_IMAGE });
           assert.equal(await docker('inspect', '--format', '{{.Config.Image}}', taskId), BUILD_IMAGE);
-          const missing = '127.0.0.1:5000/slipway/no-such-image:1';
+          const missing = `${TEST_REGISTRY.address}/slipway/no-such-image:1`;
           await assert.rejects(engine.launch({ ...spec(harness), template: 'job-image', image: missing }), (error) => {
             assert.ok(isSlipwayError(error, 'USAGE'), String(error));
             assert.ok(error.message.includes(`image '${missing}' is not on the Docker host`), error.message);

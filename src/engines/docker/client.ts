@@ -37,3 +37,14 @@ export function daemonFailure(engineName: string, doing: string, error: unknown)
   const reach = statusOf(error) === null ? ' (is the Docker daemon running and reachable? check socketPath or host)' : '';
   return new SlipwayError('ENGINE_UNAVAILABLE', `engine '${engineName}' could not ${doing}: ${messageOf(error)}${reach}`, { cause: error });
 }
+
+/** The text of a container's multiplexed output (logs, exec without a tty): 8-byte frame headers, then the frame. */
+export function demux(stream: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= stream.length; ) {
+    const size = stream.readUInt32BE(at + 4);
+    parts.push(stream.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

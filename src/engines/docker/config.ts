@@ -110,7 +110,7 @@ type ContainerSettings = z.output<typeof imageTemplateSchema>;
 export type DockerEngineConfig = z.input<typeof dockerEngineConfigSchema> & {
   /** Which server owns the containers: list() shows only this server's. */
   serverId: string;
-  /** The engine's folder, as every engine gets one; the docker engine keeps its state in Docker itself (labels, volumes). */
+  /** The engine's folder, as every engine gets one; unused: the docker engine keeps its state in Docker itself (labels, volumes). */
   stateDir?: string;
   /** What agent containers run, put into a volume mounted at /opt/slipway. */
   runtime?: {
@@ -133,7 +133,6 @@ export type RunTemplate = AgentTemplate & Omit<ContainerSettings, keyof AgentTem
 export type ResolvedConfig = {
   name: string;
   serverId: string;
-  stateDir: string | null;
   connection: { socketPath: string } | { host: string; port: number; tls: { caFile: string; certFile: string; keyFile: string } | null };
   attributes: Record<string, string>;
   templates: RunTemplate[];
@@ -203,12 +202,11 @@ function toTemplate(settings: ContainerSettings & { labels?: string[]; minIdle?:
 
 /** Validates and fills defaults, throwing CONFIG_INVALID with the full list of what to fix. */
 export function resolveConfig(input: DockerEngineConfig): ResolvedConfig {
-  const { serverId, stateDir, runtime, pollMs, clock, onError, ...user } = input;
+  const { serverId, stateDir: _stateDir, runtime, pollMs, clock, onError, ...user } = input;
   const parsed = dockerEngineConfigSchema.safeParse(user);
   const name = typeof user.name === 'string' ? user.name : 'docker';
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
   if (serverId === '') problems.push('serverId: must not be empty');
-  if (stateDir !== undefined && !path.isAbsolute(stateDir)) problems.push(`stateDir: must be an absolute path, got '${stateDir}'`);
   // Read even when other options are wrong, so that one start lists every problem.
   const entries = registriesSchema.safeParse(user.registries);
   const registries = entries.success ? resolveRegistries(entries.data) : { credentials: [], problems: [] };
@@ -220,7 +218,6 @@ export function resolveConfig(input: DockerEngineConfig): ResolvedConfig {
   return {
     name: settings.name,
     serverId,
-    stateDir: stateDir ?? null,
     connection:
       settings.host === undefined
         ? { socketPath: settings.socketPath }

@@ -3,7 +3,7 @@ import { agentArgs } from '../agent-command.js';
 import type { LaunchSpec } from '../types.js';
 import type { RunTemplate } from './config.js';
 import { LABEL } from './labels.js';
-import type { Runtime } from './runtime.js';
+import { RUNTIME_DIR, type Runtime } from './runtime.js';
 
 /**
  * The create options of an agent container. The agent is started by the runtime's node
@@ -17,6 +17,11 @@ export const DOCKERD_LOG = '/var/log/slipway-dockerd.log';
 /** How long a dind container waits for its dockerd before giving up, seconds. */
 const DOCKERD_START_S = 60;
 const MIB = 1024 * 1024;
+
+/** An agent's container name, which is also its task id. */
+export function agentContainerName(engineName: string, agentName: string): string {
+  return `slipway-${engineName}-${agentName}`;
+}
 
 export type AgentContainer = {
   taskId: string;
@@ -40,7 +45,7 @@ export function agentContainerOptions(input: AgentContainer): Docker.ContainerCr
     SLIPWAY_ENGINE_NAME: input.engineName,
     SLIPWAY_ENGINE_TASK_ID: input.taskId,
   };
-  const binds = [...template.volumes, `${runtime.volume}:/opt/slipway:ro`];
+  const binds = [...template.volumes, `${runtime.volume}:${RUNTIME_DIR}:ro`];
   if (template.docker === 'socket' && input.socketPath !== null) binds.push(`${input.socketPath}:/var/run/docker.sock`);
   const security = template.securityOptions;
   // The docker CLI turns this option into empty masked and read-only path lists itself;

@@ -1,9 +1,11 @@
 import type Docker from 'dockerode';
 import { SlipwayError } from '../../errors/index.js';
+import { AGENT_NAME, checkAgentName } from '../agent-command.js';
+import { singleFlight } from '../single-flight.js';
 import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent, TaskState } from '../types.js';
 import { daemonFailure, dockerClient, statusOf, unlessGone } from './client.js';
 import { IMAGE_TEMPLATE_NAME, publicTemplate, resolveConfig, type DockerEngineConfig, type RunTemplate } from './config.js';
-import { agentContainerOptions } from './container.js';
+import { agentContainerName, agentContainerOptions } from './container.js';
 import { dieEvents } from './events.js';
 import { imagePuller } from './images.js';
 import { LABEL, labelFilter } from './labels.js';
@@ -21,8 +23,6 @@ const MIB = 1024 * 1024;
 const HOST_INFO_MS = 60_000;
 
 type HostInfo = { Name: string; NCPU: number; MemTotal: number; OSType: string; Architecture: string };
-/** Agent names become container names; keep them to what Docker accepts there. */
-const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 type Exit = { exitCode: number | null; reason: string | null };
 
@@ -40,7 +40,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const services: ServicesContext = { docker, engineName: config.name, serverId: config.serverId, ensureImage, onError };
   const templates = config.templates.map(publicTemplate);
   const imageTemplate = config.imageTemplate === null ? null : publicTemplate(config.imageTemplate);
-  const taskPrefix = `slipway-${config.name}-`;
+  const taskPrefix = agentContainerName(config.name, '');
   /** Images launches found on the host. */
   const imagesSeen = new Set<string>();
   /** The daemon's host facts for capacity(), asked for at most every HOST_INFO_MS. */
@@ -53,7 +53,9 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   const foundExited = new Set<string>();
   const stopping = new Set<string>();
   const listeners = new Set<(event: TaskEvent) => void>();
-  const stops = new Map<string, Promise<void>>();
+  const stops = singleFlight<void>();
+  /** Exited containers' last state, by container id: it no longer changes, and list() runs every pollMs. */
+  const finalStates = new Map<string, Docker.ContainerInspectInfo['State']>();
   let closed = false;
   let daemonDown = false;
   let polling = false;
@@ -142,14 +144,12 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       const known = [...config.templates.map((candidate) => candidate.name), ...(config.imageTemplate === null ? [] : [IMAGE_TEMPLATE_NAME])];
       throw new SlipwayError('USAGE', `engine '${config.name}' has no agent template '${spec.template}'; it has ${known.map((name) => `'${name}'`).join(', ')}`);
     }
-    if (!AGENT_NAME.test(spec.agentName)) {
-      throw new SlipwayError('USAGE', `agent name '${spec.agentName}' must be up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
-    }
+    checkAgentName(spec.agentName);
     const image = spec.image ?? template.image;
     if (image === null || image === '') {
       throw new SlipwayError('USAGE', `engine '${config.name}': template '${IMAGE_TEMPLATE_NAME}' runs the job's own image, and the launch names none`);
     }
-    const taskId = `${taskPrefix}${spec.agentName}`;
+    const taskId = agentContainerName(config.name, spec.agentName);
     const origin = spec.image === undefined || spec.image === null ? 'template' : 'job';
     // An image this engine found before is not looked for again (a round trip per launch):
     // the create says when it has gone since.
@@ -228,6 +228,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
   async function listTasks(): Promise<Listed[]> {
     const containers = await docker.listContainers({ all: true, filters: { label: labelFilter(config.serverId, config.name, `${LABEL.kind}=agent`) } });
     const tasks: Listed[] = [];
+    const exitedIds = new Set<string>();
     for (const summary of containers) {
       const taskId = (summary.Names[0] ?? '').replace(/^\//, '');
       if (!isTaskId(taskId)) continue;
@@ -235,10 +236,16 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
       let exit: Exit | null = null;
       let finishedAt: number | null = null;
       if (state === 'exited') {
-        const info = await unlessGone(docker.getContainer(summary.Id).inspect());
-        if (info === null) continue; // removed meanwhile
-        exit = exitOf(taskId, info.State);
-        finishedAt = Date.parse(info.State.FinishedAt);
+        let final = finalStates.get(summary.Id);
+        if (final === undefined) {
+          const info = await unlessGone(docker.getContainer(summary.Id).inspect());
+          if (info === null) continue; // removed meanwhile
+          final = info.State;
+          finalStates.set(summary.Id, final);
+        }
+        exitedIds.add(summary.Id);
+        exit = exitOf(taskId, final);
+        finishedAt = Date.parse(final.FinishedAt);
       }
       tasks.push({
         id: taskId,
@@ -251,6 +258,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
         finishedAt,
       });
     }
+    for (const id of finalStates.keys()) if (!exitedIds.has(id)) finalStates.delete(id);
     return tasks.sort((a, b) => a.startedAt - b.startedAt);
   }
 
@@ -338,11 +346,7 @@ export function createDockerEngine(input: DockerEngineConfig): Engine {
     list,
     stop(taskId) {
       if (!isTaskId(taskId)) return Promise.resolve(); // not one of ours: nothing to stop
-      const running = stops.get(taskId);
-      if (running !== undefined) return running;
-      const stoppingTask = guard(`stop task ${taskId}`, stopTask(taskId)).finally(() => stops.delete(taskId));
-      stops.set(taskId, stoppingTask);
-      return stoppingTask;
+      return stops(taskId, () => guard(`stop task ${taskId}`, stopTask(taskId)));
     },
     onTaskEvent(listener) {
       listeners.add(listener);

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { demux } from './client.js';
 import { waitUntil } from './wait.js';
 
 /** Runs a command in a running container as root and waits for it; rejects when it exits non-zero. */
@@ -18,8 +19,7 @@ export async function execAsRoot(container: Docker.Container, cmd: string[]): Pr
     return state.Running ? undefined : state;
   });
   if (done.ExitCode !== 0) {
-    // Each frame has an 8-byte header; what is left is the command's own words.
-    const text = Buffer.concat(output).toString('utf8').replace(/[\x00-\x08]/g, '').trim(); // eslint-disable-line no-control-regex
+    const text = demux(Buffer.concat(output)).trim();
     throw new Error(`'${cmd.join(' ')}' exited with ${String(done.ExitCode)}${text === '' ? '' : `: ${text.slice(0, 500)}`}`);
   }
 }

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { SlipwayError, messageOf } from '../../errors/index.js';
+import { singleFlight } from '../single-flight.js';
 import { statusOf } from './client.js';
 import { authFor, isRefusal, registryOf, type RegistryCredentials } from './registries.js';
 
@@ -8,7 +9,7 @@ import { authFor, isRefusal, registryOf, type RegistryCredentials } from './regi
  * engine has for the image's registry. Concurrent calls for one image share one pull.
  */
 export function imagePuller(docker: Docker, engineName: string, credentials: readonly RegistryCredentials[]) {
-  const pulls = new Map<string, Promise<void>>();
+  const pulls = singleFlight<void>();
 
   async function pull(image: string): Promise<void> {
     const authconfig = authFor(credentials, registryOf(image));
@@ -44,13 +45,8 @@ export function imagePuller(docker: Docker, engineName: string, credentials: rea
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
-    let pulling = pulls.get(image);
-    if (pulling === undefined) {
-      pulling = pull(image).finally(() => pulls.delete(image));
-      pulls.set(image, pulling);
-    }
     try {
-      await pulling;
+      await pulls(image, () => pull(image));
     } catch (error) {
       throw failure(image, origin, error);
     }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { Header } from 'tar';
 import { SlipwayError, messageOf } from '../../errors/index.js';
-import { unlessGone } from './client.js';
+import { demux, unlessGone } from './client.js';
 import { LABEL } from './labels.js';
 
 /**
@@ -153,17 +153,6 @@ export async function runtimeIdentity(nodePath: string, agentScript: string): Pr
   hash.update((await readFile(agentScript, 'utf8')).replace(CODE_CACHE_LINE, ''));
   const digest = hash.digest('hex').slice(0, 16);
   return { hash: digest, volume: `slipway-runtime-${digest}` };
-}
-
-/** The text of a container's multiplexed log stream (8-byte frame headers, then the frame). */
-function demux(stream: Buffer): string {
-  const parts: Buffer[] = [];
-  for (let at = 0; at + 8 <= stream.length; ) {
-    const size = stream.readUInt32BE(at + 4);
-    parts.push(stream.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  return Buffer.concat(parts).toString('utf8');
 }
 
 type TarEntry = { name: string; mode: number } & ({ file: string } | { content: Buffer });

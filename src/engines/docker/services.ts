@@ -3,6 +3,7 @@ import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { ServiceSpec } from '../../pipeline/index.js';
 import type { ServiceTask } from '../types.js';
 import { statusOf, unlessGone } from './client.js';
+import { agentContainerName } from './container.js';
 import { execAsRoot } from './exec.js';
 import { LABEL, labelFilter } from './labels.js';
 
@@ -83,17 +84,11 @@ export async function startServices(
 
 /** Removes an attempt's service containers and its /etc/hosts lines; idempotent. */
 export async function removeServices(context: ServicesContext, attemptId: number): Promise<void> {
-  const containers = await context.docker.listContainers({
-    all: true,
-    filters: { label: labelFilter(context.serverId, context.engineName, `${LABEL.kind}=service`, `${LABEL.attempt}=${attemptId}`) },
-  });
-  for (const info of containers) {
-    await unlessGone(context.docker.getContainer(info.Id).remove({ force: true, v: true }), [409]);
-  }
+  const containers = await removeServiceContainers(context, `${LABEL.attempt}=${attemptId}`);
   const agents = new Set(containers.map((info) => info.Labels[LABEL.agent]).filter((name) => name !== undefined));
   for (const agentName of agents) {
     // A reused agent keeps its container; a later attempt must not find stale names there.
-    const agent = context.docker.getContainer(`slipway-${context.engineName}-${agentName}`);
+    const agent = context.docker.getContainer(agentContainerName(context.engineName, agentName));
     try {
       await execAsRoot(agent, ['sh', '-c', 'grep -v -- "$1\\$" /etc/hosts > /tmp/.slipway-hosts; cat /tmp/.slipway-hosts > /etc/hosts; rm -f /tmp/.slipway-hosts', 'sh', hostsMark(attemptId)]);
     } catch (error) {
@@ -105,11 +100,14 @@ export async function removeServices(context: ServicesContext, attemptId: number
 
 /** The services of one agent (stop() removes them with it). */
 export async function removeServicesOfAgent(context: ServicesContext, agentName: string): Promise<void> {
-  const containers = await context.docker.listContainers({
-    all: true,
-    filters: { label: labelFilter(context.serverId, context.engineName, `${LABEL.kind}=service`, `${LABEL.agent}=${agentName}`) },
-  });
+  await removeServiceContainers(context, `${LABEL.agent}=${agentName}`);
+}
+
+/** Removes the service containers with this label (key=value); returns what it found. */
+async function removeServiceContainers(context: ServicesContext, label: string): Promise<Docker.ContainerInfo[]> {
+  const containers = await context.docker.listContainers({ all: true, filters: { label: labelFilter(context.serverId, context.engineName, `${LABEL.kind}=service`, label) } });
   for (const info of containers) await unlessGone(context.docker.getContainer(info.Id).remove({ force: true, v: true }), [409]);
+  return containers;
 }
 
 export async function listServices(context: ServicesContext): Promise<Array<{ id: string; attemptId: number; agentName: string; startedAt: number }>> {

@@ -7,7 +7,8 @@ import type { Engine, EngineTask, LaunchSpec, Offer, TaskEvent } from '../types.
 import { resolveConfig, type LocalEngineConfig } from './config.js';
 import { isTaskId, markerFiles, newTaskId, type Marker } from './markers.js';
 import { GROUP_RECORD_FILE, endRecordedGroups, groupIsOurs, pidStartTime, processRunning, signalGroup, waitGroupGone } from '../../process/index.js';
-import { agentArgs } from '../agent-command.js';
+import { agentArgs, checkAgentName } from '../agent-command.js';
+import { singleFlight } from '../single-flight.js';
 import { spawnAgent } from './spawn.js';
 
 /**
@@ -20,8 +21,6 @@ import { spawnAgent } from './spawn.js';
 /** After SIGKILL, how long the kernel may take to finish a group off before stop() gives up. */
 const KILL_CONFIRM_MS = 5000;
 const MIB = 1024 * 1024;
-/** Agent names become folder names; keep them to characters that are safe there. */
-const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 type Exit = { exitCode: number | null; reason: string | null };
 
@@ -50,7 +49,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
   /** Tasks whose `exited` event this instance has sent: at most once each. */
   const announced = new Set<string>();
   const listeners = new Set<(event: TaskEvent) => void>();
-  const stops = new Map<string, Promise<void>>();
+  const stops = singleFlight<void>();
   const locks = new Map<string, Promise<void>>();
   let timer: NodeJS.Timeout | null = null;
   let polling = false;
@@ -125,9 +124,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
       const known = config.templates.map((candidate) => `'${candidate.name}'`).join(', ');
       throw new SlipwayError('USAGE', `engine '${config.name}' has no agent template '${spec.template}'; it has ${known}`);
     }
-    if (!AGENT_NAME.test(spec.agentName)) {
-      throw new SlipwayError('USAGE', `agent name '${spec.agentName}' must be up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
-    }
+    checkAgentName(spec.agentName);
     const taskId = newTaskId();
     const workDir = workDirOf(spec.agentName);
     await mkdir(markers.tasksDir, { recursive: true });
@@ -288,11 +285,7 @@ export function createLocalEngine(input: LocalEngineConfig): Engine {
     list,
     stop(taskId) {
       if (!isTaskId(taskId)) return Promise.resolve(); // not one of ours: nothing to stop
-      const running = stops.get(taskId);
-      if (running !== undefined) return running;
-      const stopping = stopTask(taskId).finally(() => stops.delete(taskId));
-      stops.set(taskId, stopping);
-      return stopping;
+      return stops(taskId, () => stopTask(taskId));
     },
     onTaskEvent(listener) {
       listeners.add(listener);
