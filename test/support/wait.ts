@@ -2,14 +2,17 @@ import { readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** Polls check until it returns a value other than undefined/false, or fails after deadlineMs. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, deadlineMs = 10_000): Promise<Exclude<T, false | undefined>> {
+/**
+ * Polls check every pollMs until it returns a value other than undefined/false, or fails
+ * after deadlineMs. A check that costs the system under test much (many API calls) polls slower.
+ */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, deadlineMs = 10_000, pollMs = 20): Promise<Exclude<T, false | undefined>> {
   const end = Date.now() + deadlineMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value as Exclude<T, false | undefined>;
     if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await delay(20);
+    await delay(pollMs);
   }
 }
 
