@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { AgentTemplate, Engine } from '../../engines/index.js';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { JobSpec, ServiceSpec } from '../../pipeline/index.js';
-import { matchJobs, planProvisioning, planReaping, type AgentImage, type AgentSlot, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
+import { matchJobs, planProvisioning, planReaping, runsImages, type AgentImage, type AgentSlot, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import type { AgentEvent, AgentServer } from '../agents/index.js';
 import type { AttemptEnded, BuildController } from '../builds/index.js';
@@ -84,7 +84,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     for (const agent of managed.values()) if (!agent.stopping) yield { engine: agent.engine, template: agent.template, state: stateOf(agent) };
   });
   // Images are honoured once some engine runs them; with the local engine alone they are ignored.
-  const images = options.engines.some(({ engine }) => engine.imageTemplate !== null || engine.templates.some((template) => template.image !== null));
+  const images = runsImages(options.engines.map(({ engine }) => engine));
   let states = new Map<string, { agentId: number; ready: boolean; busy: boolean }>();
   let running: Promise<void> | null = null;
   let again = false;
