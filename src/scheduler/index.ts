@@ -27,7 +27,7 @@
  *    agents it stops any job (stop them, then match again).
  */
 export { compareJobs, orderJobs, type PendingJob, type ProjectTable } from './jobs.js';
-export { imageAccepts, launchImage, runsImages, type AgentImage } from './images.js';
+export { runsImages, type AgentImage } from './images.js';
 export { matchJobs, type AgentSlot, type Assignment, type MatchInput } from './match.js';
 export { planProvisioning, type EngineAgentState, type EngineState, type Launch, type ProvisionInput } from './provision.js';
 export { planReaping, type Reap, type ReapAgent, type ReapInput } from './reap.js';
