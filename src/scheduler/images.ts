@@ -6,6 +6,15 @@
  * `image:` says where it would run, and there is nowhere else.
  */
 
+/**
+ * Whether images are honoured: some engine runs them (one of its templates names an image,
+ * or it has an image template). Matching and provisioning must agree on it, or a job is
+ * launched for an agent that matching then never gives it to.
+ */
+export function runsImages(engines: ReadonlyArray<{ templates: ReadonlyArray<{ image: string | null }>; imageTemplate?: { image: string | null } | null }>): boolean {
+  return engines.some((engine) => (engine.imageTemplate ?? null) !== null || engine.templates.some((template) => template.image !== null));
+}
+
 /** What an agent runs in, as matching sees it. */
 export type AgentImage = {
   /** The image its container runs; null: no container (local or registered agent). */

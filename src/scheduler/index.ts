@@ -20,13 +20,14 @@
  *  - planProvisioning: `agents` are the engine's agents that are not being stopped; an
  *    agent in state 'provisioning' counts as the agent of one waiting job it could run.
  *    One launch is one agent for at most one job (forJobIds empty: warm pool).
- *  - Images (images.ts): matchJobs honours jobs' images when told (`images`), planProvisioning
- *    when some engine runs images; a job naming an image runs only in an agent of that image.
+ *  - Images (images.ts): matchJobs honours jobs' images when told (`images`: runsImages of
+ *    the engines), planProvisioning when runsImages says so; a job naming an image runs
+ *    only in an agent of that image.
  *  - planReaping stops an agent only when it is not busy; the server must not give the
  *    agents it stops any job (stop them, then match again).
  */
 export { compareJobs, orderJobs, type PendingJob, type ProjectTable } from './jobs.js';
-export { imageAccepts, launchImage, type AgentImage } from './images.js';
+export { runsImages, type AgentImage } from './images.js';
 export { matchJobs, type AgentSlot, type Assignment, type MatchInput } from './match.js';
 export { planProvisioning, type EngineAgentState, type EngineState, type Launch, type ProvisionInput } from './provision.js';
 export { planReaping, type Reap, type ReapAgent, type ReapInput } from './reap.js';

@@ -1,6 +1,6 @@
 import type { AgentTemplate, Offer } from '../engines/index.js';
 import { orderJobs, projectGate, type PendingJob, type ProjectTable } from './jobs.js';
-import { launchImage } from './images.js';
+import { launchImage, runsImages } from './images.js';
 import { hasAll, labelSet } from './labels.js';
 
 export type EngineAgentState = 'provisioning' | 'idle' | 'busy';
@@ -71,7 +71,7 @@ type Candidate = { pool: Pool; image: string | null };
  */
 export function planProvisioning(input: ProvisionInput): Launch[] {
   const pools = poolsOf(input.engines);
-  const images = input.engines.some((engine) => (engine.imageTemplate ?? null) !== null || engine.templates.some((template) => template.image !== null));
+  const images = runsImages(input.engines);
   const launches: Launch[] = [];
   const projects = projectGate(input.runningByProject, input.concurrencyLimit);
   const seen = new Set<number>();

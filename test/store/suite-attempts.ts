@@ -158,6 +158,22 @@ export function attemptTests(target: StoreTarget): void {
       assert.equal((await t.store.attempts.listRunning()).find((a) => a.id === attempt.id)?.lastProgressAt, laterAt);
     });
 
+    it('stores the first cancel of an active attempt and refuses a second, or one of an ended or revoked attempt', async () => {
+      const { jobs } = await aBuild(t.store, [aJob('a'), aJob('b'), aJob('c')]);
+      const agent = await anAgent(t.store);
+      const [a, b, c] = await Promise.all(jobs.map((job) => t.store.attempts.assign({ jobId: job.id, agentId: agent.id, tokenHash: sha256(newToken()) })));
+      assert.ok(a && b && c);
+      assert.equal(a.cancelReason, null);
+      assert.equal(await t.store.attempts.requestCancel(a.id, 'the build was canceled'), true);
+      assert.equal(await t.store.attempts.requestCancel(a.id, 'the job was canceled'), false, 'the first reason stays');
+      assert.equal((await t.store.attempts.get(a.id))?.cancelReason, 'the build was canceled');
+      await t.store.attempts.finish(b.id, { status: 'success', exitCode: 0 });
+      assert.equal(await t.store.attempts.requestCancel(b.id, 'too late'), false);
+      await t.store.attempts.revoke(c.id);
+      assert.equal(await t.store.attempts.requestCancel(c.id, 'revoked'), false);
+      assert.deepEqual([(await t.store.attempts.get(b.id))?.cancelReason, (await t.store.attempts.get(c.id))?.cancelReason], [null, null]);
+    });
+
     it('lists the active attempts of an agent and of all agents', async () => {
       const { jobs } = await aBuild(t.store, [aJob('a'), aJob('b'), aJob('c')]);
       const [one, two] = [await anAgent(t.store), await anAgent(t.store)];

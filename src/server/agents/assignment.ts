@@ -32,6 +32,7 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
     secrets[name] = decryptSecret(ctx.secretsKey, { projectId: project.id, name }, ciphertext);
   }
   const author = /^(.*?)\s*<([^>]*)>$/.exec(build.commitAuthor ?? '');
+  const tag = build.refKind === 'tag' ? build.ref : null;
   const predefined = predefinedVariables({
     serverUrl: publicUrl,
     project: { name: project.name, repositoryUrl: project.repositoryUrl, defaultBranch: project.defaultBranch },
@@ -44,7 +45,7 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
       // Builds stored before the commit time was kept: their creation is the closest known.
       timestamp: commitTimestamp(build.commitTimestamp ?? build.createdAt),
     },
-    ref: { branch: build.refKind === 'branch' ? build.ref : null, tag: build.refKind === 'tag' ? build.ref : null },
+    ref: { branch: build.refKind === 'branch' ? build.ref : null, tag },
     build: { id: String(build.id), source: build.source, url: null },
     job: { id: String(job.id), name: job.name, stage: job.stage, attempt: attempt.number, parallel: spec.parallel, url: null },
   });
@@ -65,7 +66,7 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
     attemptId: attempt.id,
     token,
     job: spec,
-    variables: { ...predefined, ...registryVariables(ctx.registryAddress ?? null, project.name, { tag: build.refKind === 'tag' ? build.ref : null, commitSha: build.commitSha, createdAt: build.createdAt }), ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
+    variables: { ...predefined, ...registryVariables(ctx.registryAddress ?? null, project.name, { tag, commitSha: build.commitSha, createdAt: build.createdAt }), ...spec.variables, ...project.variables, ...secrets, ...build.triggerVariables },
     source: { repository: project.repositoryUrl, commit: build.commitSha, subdirectory: '', archiveUrl: `${base}/source` },
     artifacts,
     cacheUrl: `${base}/caches`,
@@ -77,7 +78,7 @@ export async function buildAssignment(ctx: AssignmentContext, job: Job, attempt:
 /**
  * SLIPWAY_REGISTRY, SLIPWAY_REGISTRY_IMAGE and SLIPWAY_IMAGE_TAG (docs/docker.md): where a
  * job pushes the image it builds, and a tag unique to the build: the tag name of a tag
- * build (the store does not tell tag builds apart yet: callers pass null), else the short commit, then the build's creation time (UTC), so that tags sort
+ * build, else the short commit, then the build's creation time (UTC), so that tags sort
  * by time and a rebuild of a commit gets a new one. None without a registry.
  */
 export function registryVariables(address: string | null, projectName: string, build: { tag: string | null; commitSha: string; createdAt: number }): Record<string, string> {

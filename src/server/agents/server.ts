@@ -234,8 +234,6 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     };
     const resume: Array<{ attemptId: number; ackedSeq: number }> = [];
     const cancel: number[] = [];
-    // Resumed attempts a cancel was stored for: a server that crashed before telling the agent tells it now.
-    const stop: Array<{ attemptId: number; reason: string }> = [];
     const reported = new Set<number>();
     for (const { attemptId, lastSeq } of message.running) {
       reported.add(attemptId);
@@ -250,7 +248,6 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       // resends its log from the start).
       const stored = await options.files.logs.lastSeq(logKeyOf(attempt));
       resume.push({ attemptId, ackedSeq: lastSeq <= stored ? Math.max(0, stored - 1) : stored });
-      if (attempt.cancelReason !== null) stop.push({ attemptId, reason: attempt.cancelReason });
       const job = await store.jobs.get(attempt.jobId);
       const spec = job?.spec as JobSpec | undefined;
       connection.active.set(attemptId, { cpus: spec?.resources.cpus ?? 0, memoryMiB: spec?.resources.memoryMiB ?? 0 });
@@ -261,10 +258,20 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     }
     connections.set(agent.id, connection);
     send(connection, { type: 'welcome', agentId: agent.id, heartbeatMs: config.agents.heartbeatIntervalMs, resume, cancel });
-    for (const { attemptId, reason } of stop) send(connection, { type: 'cancel', attemptId, reason });
+    // Cancels stored while the agent was away or the server was down are told now. Read once
+    // the connection is listed: a cancel committing meanwhile is sent by the cancel listener,
+    // which finds it (read before, that cancel would reach neither; sent twice, it is harmless).
+    if (resume.length > 0) track(tellStoredCancels(connection, resume.map((entry) => entry.attemptId)));
     logger.info({ agentId: agent.id, name: agent.name, resumed: resume.length, canceled: cancel.length }, 'agent connected');
     emit({ type: 'connected', agentId: agent.id, name: agent.name });
     return connection;
+  }
+
+  async function tellStoredCancels(connection: Connection, attemptIds: readonly number[]): Promise<void> {
+    for (const attemptId of attemptIds) {
+      const reason = (await store.attempts.get(attemptId))?.cancelReason ?? null;
+      if (reason !== null) send(connection, { type: 'cancel', attemptId, reason });
+    }
   }
 
   async function receive(connection: Connection, message: Exclude<Received, { type: 'events' }>): Promise<void> {

@@ -149,10 +149,12 @@ export function agentLifecycle(input: AgentLifecycleInput): AgentLifecycle {
     const outOfMemory = `out of memory: the agent's container exceeded its ${memoryMiB === undefined ? '' : `${memoryMiB} MiB `}limit`;
     const error = clean ? null : oom ? `${outOfMemory}; ${where}` : `agent ${agent.name} exited with code ${event.exitCode ?? 'unknown'}${agent.connectedAt === null ? ' before it connected' : ''}; ${where}`;
     logger[clean ? 'info' : 'warn']({ engine: engine.name, agentName: agent.name, taskId: event.taskId, exitCode: event.exitCode, reason: event.reason }, 'engine agent exited');
-    // Its attempts end now, not when the agent is declared lost minutes later (finish() loses the others).
-    const known = await store.agents.getByName(agent.name);
-    for (const attempt of known === null || !oom ? [] : await store.attempts.listRunningByAgent(known.id)) {
-      await builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: `${outOfMemory}; give the job less to do or its template more memoryMiB` }, exitCode: null });
+    if (oom) {
+      // Its attempts fail for the memory now, rather than as lost (finish() loses those of any other exit).
+      const known = await store.agents.getByName(agent.name);
+      for (const attempt of known === null ? [] : await store.attempts.listRunningByAgent(known.id)) {
+        await builds.attemptFinished({ attemptId: attempt.id, status: 'failed', failure: { kind: 'system_failure', message: `${outOfMemory}; give the job less to do or its template more memoryMiB` }, exitCode: null });
+      }
     }
     // Removes what the engine keeps of the task (the local engine's marker).
     await engine.stop(event.taskId);

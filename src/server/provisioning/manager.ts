@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { AgentTemplate, Engine } from '../../engines/index.js';
 import { SlipwayError, messageOf } from '../../errors/index.js';
 import type { JobSpec, ServiceSpec } from '../../pipeline/index.js';
-import { matchJobs, planProvisioning, planReaping, type AgentImage, type AgentSlot, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
+import { matchJobs, planProvisioning, planReaping, runsImages, type AgentImage, type AgentSlot, type EngineAgentState, type PendingJob } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import type { AgentEvent, AgentServer } from '../agents/index.js';
 import type { AttemptEnded, BuildController } from '../builds/index.js';
@@ -84,7 +84,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     for (const agent of managed.values()) if (!agent.stopping) yield { engine: agent.engine, template: agent.template, state: stateOf(agent) };
   });
   // Images are honoured once some engine runs them; with the local engine alone they are ignored.
-  const images = options.engines.some(({ engine }) => engine.imageTemplate !== null || engine.templates.some((template) => template.image !== null));
+  const images = runsImages(options.engines.map(({ engine }) => engine));
   let states = new Map<string, { agentId: number; ready: boolean; busy: boolean }>();
   let running: Promise<void> | null = null;
   let again = false;
@@ -133,14 +133,8 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       stopping: false,
     });
   }
-  for (const agent of managed.values()) {
-    const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
-    if (maxJobs > 0 && agent.jobsRun >= maxJobs) {
-      // It ran its jobs before the restart: no job for it once it reconnects.
-      agent.retire = true;
-      track(agents.drain(agent.name).then(() => undefined), 'draining an adopted agent failed');
-    }
-  }
+  // An adopted agent that ran its jobs before the restart: no job for it once it reconnects.
+  for (const agent of managed.values()) retireIfSpent(agent);
   const stopListening = agents.onAgentEvent(onAgentEvent);
   const stopEnds = builds.onAttemptEnded((ended) => attemptEnded(ended));
   agents.useEngines({
@@ -160,15 +154,23 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
       agent.jobsRun += 1;
       agent.idleSince = null;
       track(store.engineLaunches.countJob(agent.launchId).then(() => undefined), 'counting a job of an agent failed');
-      const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
-      if (maxJobs > 0 && agent.jobsRun >= maxJobs && !agent.retire) {
-        // Drained now: the dispatcher would give it the next job the moment this one ends, before a tick reaps it.
-        agent.retire = true;
-        track(agents.drain(agent.name).then(() => undefined), 'draining an agent at maxJobsPerAgent failed');
-      }
+      // Retired now: the dispatcher would give it the next job the moment this one ends, before a tick reaps it.
+      retireIfSpent(agent);
     } else if (event.type === 'released') {
       agent.idleSince = now();
     }
+  }
+
+  /** No next job for the agent: drained now, stopped by a tick once it is not busy (planReaping's `retire`). */
+  function retire(agent: ManagedAgent): void {
+    agent.retire = true;
+    track(agents.drain(agent.name).then(() => undefined), 'draining a retired agent failed');
+  }
+
+  /** Retires an agent that has run its template's maxJobsPerAgent. */
+  function retireIfSpent(agent: ManagedAgent): void {
+    const maxJobs = templateOf(agent)?.maxJobsPerAgent ?? 0;
+    if (maxJobs > 0 && agent.jobsRun >= maxJobs && !agent.retire) retire(agent);
   }
 
   async function startServices(agentName: string, attemptId: number, specs: readonly ServiceSpec[]): Promise<void> {
@@ -200,8 +202,7 @@ export async function startProvisioning(options: ProvisioningOptions): Promise<P
     const agent = name === undefined ? undefined : managed.get(name);
     if (agent === undefined || agent.stopping || engines.get(agent.engine)?.engine.kind === 'local') return;
     // What the job started may still run in its container (a canceled step's children): no next job there.
-    agent.retire = true;
-    track(agents.drain(agent.name).then(() => undefined), 'draining a retired agent failed');
+    retire(agent);
     logger.info({ engine: agent.engine, agentName: agent.name, attemptId: ended.attemptId }, 'retiring an engine agent');
     poke();
   }

@@ -34,14 +34,15 @@ export async function sweepLeaks(input: SweepInput): Promise<void> {
       input.metrics.leaksRemoved.inc({ engine: engine.name, kind: 'agent' });
     }
     if (engine.listServices === undefined || engine.stopServices === undefined) continue;
+    // Services by attempt: an attempt's several services cost one read of the store.
     const attempts = new Map<number, number>();
     for (const service of await engine.listServices()) {
       if (!old(service.startedAt) || input.servicesInUse(service.attemptId)) continue;
-      const attempt = await input.store.attempts.get(service.attemptId);
-      if (attempt !== null && attempt.finishedAt === null) continue;
       attempts.set(service.attemptId, (attempts.get(service.attemptId) ?? 0) + 1);
     }
     for (const [attemptId, count] of attempts) {
+      const attempt = await input.store.attempts.get(attemptId);
+      if (attempt !== null && attempt.finishedAt === null) continue;
       logger.warn({ engine: engine.name, attemptId }, 'removing the leaked services of an attempt that ended');
       await engine.stopServices(attemptId);
       input.metrics.leaksRemoved.inc({ engine: engine.name, kind: 'service' }, count);

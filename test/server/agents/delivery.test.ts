@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, encodeEventsFrame, type Assignment, type AttemptEvent, type ServerMessage } from '../../../src/protocol/index.js';
+import { CloseCode, encodeEventsFrame, type AttemptEvent } from '../../../src/protocol/index.js';
 import { waitFor } from '../../support/wait.js';
 import { pipeline, startTestServer, type TestServer } from './harness.js';
 
@@ -54,17 +54,10 @@ describe('delivering what agents send', () => {
   it('rejects a stale attempt token on events and on the file routes', async () => {
     const project = await t.project({ '.slipway.yml': pipeline({ fenced: 'labels: [by-hand]\nscript:\n  - "true"' }) });
     const started = await t.trigger(project);
-    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
-    const received: ServerMessage[] = [];
-    ws.on('message', (data) => received.push(JSON.parse(String(data)) as ServerMessage));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const send = (message: unknown) => ws.send(JSON.stringify(message));
-    send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'by-hand', version: 'test', labels: ['by-hand'], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
-    await waitFor('welcome', () => received.some((m) => m.type === 'welcome'));
-    send({ type: 'ready', slots: 1 });
-    const assignment = await waitFor('an assignment', () => received.find((m): m is Assignment => m.type === 'assign'));
-    const { attemptId, token } = assignment;
-    const sendEvents = (events: AttemptEvent[]) => ws.send(encodeEventsFrame(attemptId, token, events));
+    const agent = await t.handAgent('by-hand', ['by-hand']);
+    const { received } = agent;
+    const { attemptId, token } = await agent.assignment();
+    const sendEvents = (events: AttemptEvent[]) => agent.events(attemptId, token, events);
     const acks = () => received.filter((m) => m.type === 'ack' && m.attemptId === attemptId).map((m) => (m as { seq: number }).seq);
     const result = { status: 'success', failure: null, exitCode: 0, durationMs: 1, artifacts: null } as const;
     sendEvents([{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'data', stream: 'stdout', data: 'ok\n', atMs: 1 }]);
@@ -85,8 +78,9 @@ describe('delivering what agents send', () => {
     assert.equal(download.status, 401);
     const jobId = (await t.build(started.id)).jobs[0]?.id ?? 0;
     assert.doesNotMatch(await t.waitForLog(jobId, () => true), /late/);
-    ws.close();
+    await agent.close();
   });
+
   it('turns a version 1 agent away with a close reason that names both versions', async () => {
     const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, 'slipway.v1', { headers: { authorization: `Bearer ${t.agentToken}` } });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -98,13 +92,10 @@ describe('delivering what agents send', () => {
   });
 
   it('closes the connection of an agent that sends a malformed binary frame, saying what is wrong', async () => {
-    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'garbled', version: 'test', labels: ['garbled'], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] }));
+    const agent = await t.handAgent('garbled', ['garbled']);
     const frame = encodeEventsFrame(1, 'some-token', [{ seq: 1, kind: 'started', atMs: 0 }]);
-    ws.send(frame.subarray(0, frame.length - 3));
-    const { code, reason } = await closed;
+    agent.ws.send(frame.subarray(0, frame.length - 3));
+    const { code, reason } = await agent.closed;
     assert.equal(code, CloseCode.BAD_MESSAGE);
     assert.match(reason, /binary frame: record 0 is cut short/);
   });

@@ -11,12 +11,29 @@ import { createGitMirrors } from '../../../src/server/git/index.js';
 import { bootstrapAdminToken, buildApp, loadConfig } from '../../../src/server/index.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { Registry } from 'prom-client';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, SUBPROTOCOL, encodeEventsFrame, type Assignment, type AttemptEvent, type ServerMessage } from '../../../src/protocol/index.js';
 import { apiClient, projectMaker } from '../../support/api.js';
 import { tempDir } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 
 export type JobView = { id: number; name: string; status: string; attempts: number; failure: { kind: string; message: string } | null };
 export type BuildView = { id: number; status: string; jobs: JobView[] };
+
+/** An agent driven by hand over the protocol, so that the test decides what it sends and when. */
+export type HandAgent = {
+  ws: WebSocket;
+  /** The server's messages, in order. */
+  received: ServerMessage[];
+  /** Resolves when the connection closes, with the code and reason. */
+  closed: Promise<{ code: number; reason: string }>;
+  send(message: unknown): void;
+  /** Sends events of an attempt in one binary frame. */
+  events(attemptId: number, token: string, events: AttemptEvent[]): void;
+  /** Says it has one free slot and waits for the job it is given. */
+  assignment(): Promise<Assignment>;
+  close(): Promise<void>;
+};
 
 /** A real server (temp home, SQLite, port 0) with an admin and an agent token, and helpers to drive it. */
 export type TestServer = {
@@ -38,6 +55,8 @@ export type TestServer = {
   waitForLog(jobId: number, check: (text: string) => boolean, deadlineMs?: number): Promise<string>;
   /** An agent in this process; stop() aborts it gracefully and waits. */
   agent(name: string, options?: { labels?: string[]; jobs?: number }): { name: string; done: Promise<void>; stop(): Promise<void>; abort: AbortController };
+  /** Connects a HandAgent with these labels, saying it runs these attempts; resolves once it is welcomed. */
+  handAgent(name: string, labels: string[], running?: Array<{ attemptId: number; lastSeq: number }>): Promise<HandAgent>;
   close(): Promise<void>;
 };
 
@@ -123,6 +142,33 @@ export async function startTestServer(agents: Record<string, number> = {}, more 
       };
       running.push(handle);
       return handle;
+    },
+    async handAgent(name, labels, attempts = []) {
+      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${agentToken}` } });
+      const received: ServerMessage[] = [];
+      ws.on('message', (data, binary) => {
+        if (!binary) received.push(JSON.parse(String(data)) as ServerMessage);
+      });
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const send = (message: unknown) => ws.send(JSON.stringify(message));
+      send({ type: 'hello', protocol: PROTOCOL_VERSION, name, version: 'test', labels, capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: attempts });
+      await waitFor(`agent ${name} to be welcomed`, () => received.some((m) => m.type === 'welcome'));
+      return {
+        ws,
+        received,
+        closed,
+        send,
+        events: (attemptId, token, events) => ws.send(encodeEventsFrame(attemptId, token, events)),
+        assignment: () => {
+          send({ type: 'ready', slots: 1 });
+          return waitFor(`an assignment for agent ${name}`, () => received.find((m): m is Assignment => m.type === 'assign'));
+        },
+        close: async () => {
+          ws.close();
+          await closed;
+        },
+      };
     },
     async close() {
       for (const agent of running) agent.abort.abort();

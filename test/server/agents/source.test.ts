@@ -6,8 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import * as tar from 'tar';
-import WebSocket from 'ws';
-import { PROTOCOL_VERSION, SUBPROTOCOL, encodeEventsFrame, type Assignment, type ServerMessage } from '../../../src/protocol/index.js';
 import { commitFiles, runGit } from '../../support/git-repo.js';
 import { waitFor } from '../../support/wait.js';
 import { pipeline, startTestServer, type TestServer } from './harness.js';
@@ -48,20 +46,6 @@ async function buildOnAgent(t: TestServer, project: string, workDir: string, arg
   }
 }
 
-/** Connects as an agent by hand and returns the first assignment it gets. */
-async function assignmentByHand(t: TestServer, label: string): Promise<{ assignment: Assignment; ws: WebSocket; received: ServerMessage[] }> {
-  const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/agents/connect`, SUBPROTOCOL, { headers: { authorization: `Bearer ${t.agentToken}` } });
-  const received: ServerMessage[] = [];
-  ws.on('message', (data) => received.push(JSON.parse(String(data)) as ServerMessage));
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const send = (message: unknown) => ws.send(JSON.stringify(message));
-  send({ type: 'hello', protocol: PROTOCOL_VERSION, name: `by-hand-${label}`, version: 'test', labels: [label], capacity: { cpus: 1, memoryMiB: 512, jobs: 1 }, engine: null, running: [] });
-  await waitFor('welcome', () => received.some((m) => m.type === 'welcome'));
-  send({ type: 'ready', slots: 1 });
-  const assignment = await waitFor('an assignment', () => received.find((m): m is Assignment => m.type === 'assign'));
-  return { assignment, ws, received };
-}
-
 describe('job sources from the server', () => {
   let t: TestServer;
   let dir: string;
@@ -80,8 +64,9 @@ describe('job sources from the server', () => {
       'data/numbers.txt': '1 2 3\n',
     });
     await t.trigger(project);
-    const { assignment, ws, received } = await assignmentByHand(t, 'served');
+    const agent = await t.handAgent('by-hand-served', ['served']);
     try {
+      const assignment = await agent.assignment();
       const url = assignment.source.archiveUrl;
       assert.equal(url, `${t.url}/api/v1/attempts/${assignment.attemptId}/source`);
       const response = await fetch(url, { headers: { authorization: `Bearer ${assignment.token}` } });
@@ -104,12 +89,12 @@ describe('job sources from the server', () => {
       // Once the attempt has finished, its token is revoked: the source is closed to it too.
       const { attemptId, token } = assignment;
       const result = { status: 'success' as const, failure: null, exitCode: 0, durationMs: 1, artifacts: null };
-      ws.send(encodeEventsFrame(attemptId, token, [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'finished', atMs: 1, result }]));
-      await waitFor('ack 2', () => received.some((m) => m.type === 'ack' && m.attemptId === attemptId && m.seq === 2));
+      agent.events(attemptId, token, [{ seq: 1, kind: 'started', atMs: 0 }, { seq: 2, kind: 'finished', atMs: 1, result }]);
+      await waitFor('ack 2', () => agent.received.some((m) => m.type === 'ack' && m.attemptId === attemptId && m.seq === 2));
       const revoked = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(revoked.status, 401);
     } finally {
-      ws.close();
+      await agent.close();
     }
   });
 
@@ -118,8 +103,9 @@ describe('job sources from the server', () => {
     const repo = (await t.api<{ repositoryUrl: string }>('GET', `/api/v1/projects/${project}`)).repositoryUrl;
     const doomed = await commitFiles(repo, { 'later.txt': 'soon gone\n' }, 'a commit that will be force-pushed away');
     await t.trigger(project);
-    const { assignment, ws } = await assignmentByHand(t, 'gone');
+    const agent = await t.handAgent('by-hand-gone', ['gone']);
     try {
+      const assignment = await agent.assignment();
       assert.equal(assignment.source.commit, doomed);
       runGit(repo, ['reset', '--hard', '-q', 'HEAD~1']);
       runGit(repo, ['reflog', 'expire', '--expire=now', '--all']);
@@ -130,7 +116,7 @@ describe('job sources from the server', () => {
       assert.equal(body.code, 'NOT_FOUND');
       assert.match(body.message, new RegExp(`^commit ${doomed.slice(0, 8)} is no longer in .*force push`));
     } finally {
-      ws.close();
+      await agent.close();
     }
   });
 
