@@ -20,7 +20,7 @@ import type { Store } from '../../store/index.js';
 import type { BuildController } from '../builds/index.js';
 import type { ServerConfig } from '../config/index.js';
 import { hashToken } from '../crypto/index.js';
-import type { EventBus } from '../events/index.js';
+import { toServerEvent, type EventBus } from '../events/index.js';
 import { cut, send, type Connection } from './connection.js';
 import { createDispatcher, type AgentEvent, type EngineHooks } from './dispatch.js';
 import { logKeyOf, type FileStores } from './files.js';
@@ -90,6 +90,12 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const CLOSE_WAIT_MS = 1000;
 
 /**
+ * What an agent.updated event says happened: its connection came or went, or its status in
+ * the store changed (online again after unreachable, offline after bye, unreachable, lost).
+ */
+export type AgentChange = 'connected' | 'disconnected' | 'online' | 'offline' | 'unreachable' | 'lost';
+
+/**
  * The agent endpoint (docs/protocol.md): WebSocket upgrades on CONNECT_PATH, hello and
  * welcome, dispatching jobs, storing events, heartbeats and the two-stage failure
  * detection (unreachable, then lost), cancels from the controller.
@@ -106,6 +112,15 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
   const listeners = new Set<(event: AgentEvent) => void>();
   const emit = (event: AgentEvent): void => {
     for (const listener of [...listeners]) listener(event);
+  };
+  /** agent.updated on the event stream (GET /api/v1/events): the agents page and the dashboard follow it. */
+  const published = (agentId: number, name: string, change: AgentChange): void => {
+    track(
+      (async () => {
+        const stored = await store.events.append({ type: 'agent.updated', projectId: null, payload: { agentId, name, change } });
+        options.events.notify([toServerEvent(stored)]);
+      })(),
+    );
   };
   const dispatchable = (): Connection[] => [...connections.values()].filter((connection) => !draining.has(connection.name));
 
@@ -200,6 +215,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       if (current !== null && connections.get(current.agentId) === current) {
         connections.delete(current.agentId);
         emit({ type: 'disconnected', agentId: current.agentId, name: current.name });
+        published(current.agentId, current.name, 'disconnected');
       }
     });
     ws.on('error', (error) => logger.warn({ err: error.message }, 'agent socket error'));
@@ -263,6 +279,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     // which finds it (read before, that cancel would reach neither; sent twice, it is harmless).
     if (resume.length > 0) track(tellStoredCancels(connection, resume.map((entry) => entry.attemptId)));
     logger.info({ agentId: agent.id, name: agent.name, resumed: resume.length, canceled: cancel.length }, 'agent connected');
+    published(agent.id, agent.name, 'connected');
     emit({ type: 'connected', agentId: agent.id, name: agent.name });
     return connection;
   }
@@ -281,7 +298,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
         return;
       case 'heartbeat':
         await store.agents.heartbeat(connection.agentId, now());
-        await store.agents.setStatus({ id: connection.agentId, from: ['unreachable'], to: 'online' });
+        if (await store.agents.setStatus({ id: connection.agentId, from: ['unreachable'], to: 'online' })) published(connection.agentId, connection.name, 'online');
         return;
       case 'ready':
         connection.freeSlots = message.slots;
@@ -290,7 +307,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       case 'bye':
         logger.info({ agentId: connection.agentId, reason: message.reason }, 'agent said bye');
         connection.freeSlots = 0;
-        await store.agents.setStatus({ id: connection.agentId, from: ['online', 'unreachable'], to: 'offline' });
+        if (await store.agents.setStatus({ id: connection.agentId, from: ['online', 'unreachable'], to: 'offline' })) published(connection.agentId, connection.name, 'offline');
         return;
     }
   }
@@ -308,6 +325,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
     for (const agent of await store.agents.staleSince(at - config.agents.unreachableAfterMs)) {
       if (await store.agents.setStatus({ id: agent.id, from: ['online'], to: 'unreachable' })) {
         logger.warn({ agentId: agent.id, name: agent.name, lastSeenAt: agent.lastSeenAt }, 'agent unreachable');
+        published(agent.id, agent.name, 'unreachable');
       }
     }
     const unreachable = await store.agents.list({ status: 'unreachable', limit: 500 });
@@ -315,6 +333,7 @@ export function startAgentServer(options: AgentServerOptions): AgentServer {
       if ((agent.lastSeenAt ?? 0) >= at - config.agents.lostAfterMs) continue;
       if (!(await store.agents.setStatus({ id: agent.id, from: ['unreachable'], to: 'lost' }))) continue;
       logger.warn({ agentId: agent.id, name: agent.name, lastSeenAt: agent.lastSeenAt }, 'agent lost');
+      published(agent.id, agent.name, 'lost');
       const connection = connections.get(agent.id);
       if (connection !== undefined) {
         connections.delete(agent.id);

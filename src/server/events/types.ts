@@ -9,9 +9,7 @@ export type EventType =
   | 'build.updated'
   | 'job.updated'
   | 'job.log' // a job's log grew: { jobId, attempt, size } — the UI then reads the log by offset
-  | 'agent.updated'
-  | 'project.updated'
-  | 'project.deleted';
+  | 'agent.updated'; // { agentId, name, change }: see AgentChange in ../agents
 
 export type ServerEvent = {
   id: number;

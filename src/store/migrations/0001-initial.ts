@@ -153,7 +153,7 @@ export function initial(dialect: DialectName): Migration {
         .addColumn('expires_at', t.time)
         .execute();
 
-      // No foreign key on project_id: an event outlives its project (project.deleted).
+      // No foreign key on project_id: an event outlives its project.
       await db.schema
         .createTable('events')
         .addColumn('id', t.id, t.idKey)

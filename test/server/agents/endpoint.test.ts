@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../../support/wait.js';
 import { pipeline, startTestServer, type TestServer } from './harness.js';
 
 describe('the agent endpoint with real agents', () => {
@@ -27,5 +28,18 @@ describe('the agent endpoint with real agents', () => {
     assert.equal(await raw.text(), log.text);
     const cli = await promisify(execFile)(process.execPath, [path.resolve('bin/slipway.js'), 'logs', String(job.id), '-f', '--server', t.url, '--token', t.adminToken]);
     assert.equal(cli.stdout, log.text, 'slipway logs prints the same text');
+  });
+
+  it('tells the event stream when an agent connects and when it goes', async () => {
+    const changes = async (name: string) =>
+      (await t.store.events.listAfter(0, 10_000))
+        .filter((event) => event.type === 'agent.updated' && (event.payload as { name: string }).name === name)
+        .map((event) => (event.payload as { change: string }).change);
+    const agent = t.agent('announced');
+    await waitFor('agent.updated: connected', async () => (await changes('announced')).includes('connected'));
+    await agent.stop();
+    await waitFor('agent.updated: disconnected', async () => (await changes('announced')).includes('disconnected'));
+    const seen = await changes('announced');
+    assert.ok(seen.indexOf('connected') < seen.indexOf('disconnected'), seen.join(', '));
   });
 });

@@ -3,12 +3,11 @@ import { enc, get } from '../api/client.js';
 import type { Page, Project } from '../api/types.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/common.js';
 import { ago } from '../format.js';
-import { useEvents, useLoad, useTitle } from '../hooks.js';
+import { useLoad, useTitle } from '../hooks.js';
 
 export function ProjectsPage(): JSX.Element {
   useTitle('Projects');
   const projects = useLoad((signal) => get<Page<Project>>('/api/v1/projects?limit=500', signal), []);
-  useEvents((e) => e.type.startsWith('project.'), projects.reload);
   return (
     <main id="main" class="page">
       <h1>Projects</h1>
