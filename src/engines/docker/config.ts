@@ -110,8 +110,6 @@ type ContainerSettings = z.output<typeof imageTemplateSchema>;
 export type DockerEngineConfig = z.input<typeof dockerEngineConfigSchema> & {
   /** Which server owns the containers: list() shows only this server's. */
   serverId: string;
-  /** The engine's folder, as every engine gets one; unused: the docker engine keeps its state in Docker itself (labels, volumes). */
-  stateDir?: string;
   /** What agent containers run, put into a volume mounted at /opt/slipway. */
   runtime?: {
     /** A Linux node binary for glibc images. Default: this process's. */
@@ -202,7 +200,7 @@ function toTemplate(settings: ContainerSettings & { labels?: string[]; minIdle?:
 
 /** Validates and fills defaults, throwing CONFIG_INVALID with the full list of what to fix. */
 export function resolveConfig(input: DockerEngineConfig): ResolvedConfig {
-  const { serverId, stateDir: _stateDir, runtime, pollMs, clock, onError, ...user } = input;
+  const { serverId, runtime, pollMs, clock, onError, ...user } = input;
   const parsed = dockerEngineConfigSchema.safeParse(user);
   const name = typeof user.name === 'string' ? user.name : 'docker';
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));

@@ -90,7 +90,7 @@ function createEngine(input: Parameters<typeof createEngines>[0], settings: Serv
       const engine = createDockerEngine({
         ...docker,
         serverId: input.serverId,
-        stateDir,
+        // The docker engine keeps no folder: its state is in Docker itself (labels, volumes).
         // Agent containers run this node with the agent bundled into one file (npm run build).
         runtime: { nodePath: process.execPath, agentScript: agentBundle() },
         onError: input.onError,
